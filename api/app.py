@@ -1,0 +1,59 @@
+"""The FastAPI application, built by a factory from explicit settings (never at import time)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from api import problems
+from api.endpoints import health, reference, registry
+from api.settings import Settings
+from storage.engine import make_engine
+from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+危险废物全链条追溯：电子标识、防篡改的交接账本与道路卡口核查。
+
+Custody of hazardous waste containers from the drum to the incinerator: signed labels, a
+tamper-evident custody ledger and road-network checks. Errors are RFC 9457 problem details
+(`application/problem+json`) with a stable `code` and Chinese text in `title_zh`/`detail_zh`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service. ``settings`` defaults to what the environment says."""
+    settings = settings or Settings()
+    url = settings.effective_database_url
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.should_migrate_on_start:
+            upgrade(url)
+        app.state.engine = make_engine(url)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    logging.getLogger("custody").setLevel(settings.log_level.upper())
+    app = FastAPI(
+        title="custody",
+        summary="危险废物容器追溯 · Hazardous waste chain of custody",
+        description=_DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(reference.router)
+    app.include_router(registry.router)
+    return app

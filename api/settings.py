@@ -1,0 +1,65 @@
+"""Settings from the environment (prefix ``CUSTODY_``). The only place that reads it.
+
+Every setting is documented in ``docs/settings.md``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the service and the command line."""
+
+    model_config = SettingsConfigDict(env_prefix="CUSTODY_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Folder for the embedded database and other local state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database. Unset: SQLite at <data_dir>/custody.sqlite3. "
+            "PostgreSQL: postgresql://user@host:5432/dbname."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address the service listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the service listens on.")
+    migrate_on_start: bool | None = Field(
+        default=None,
+        description=(
+            "Apply migrations when the service starts. Unset: yes on the embedded SQLite "
+            "default, no on a server database (run `custody db upgrade` there)."
+        ),
+    )
+    waste_list_edition: Literal["2021"] = Field(
+        default="2021",
+        description="Edition of the National Hazardous Waste List new containers are coded under.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level of the service."
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use, with the embedded default filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'custody.sqlite3'}"
+
+    @property
+    def is_embedded(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        """Whether the service applies migrations itself when it starts."""
+        return self.is_embedded if self.migrate_on_start is None else self.migrate_on_start

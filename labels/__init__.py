@@ -1,0 +1,1 @@
+"""Labels: payload, QR and barcode rendering, print formats."""

@@ -1,0 +1,1 @@
+"""Road routes: the road network, checkpoints, route checks."""

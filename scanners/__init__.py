@@ -1,0 +1,1 @@
+"""The scanner side: decoding, offline verification, outbox, device protocols."""

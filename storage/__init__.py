@@ -1,0 +1,1 @@
+"""SQL storage behind the core's ports: SQLModel tables, Alembic migrations, stores."""

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.endpoints.deps import get_session
+from api.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlmodel import Session
+
+
+@pytest.fixture
+def client(database_url: str, session: Session) -> Iterator[TestClient]:
+    """The app on the suite's database; every write rolls back after the test."""
+    app = create_app(Settings(database_url=database_url, migrate_on_start=False))
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
