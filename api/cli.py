@@ -24,6 +24,7 @@ from api.schemas.registry import (
 from api.settings import Settings
 from custody import errors
 from custody.credit_code import parse_credit_code
+from custody.digital_id import parse_digital_id
 from custody.plates import parse_plate
 from custody.registry import Registry
 from custody.wastes import EDITIONS, WasteList, category_name, resolve_waste_code
@@ -194,6 +195,18 @@ def id_credit_code(code: str) -> None:
     _line("机构类别 Organisation type", parsed.org_type)
     _line("行政区划 Division", parsed.division)
     _line("组织机构代码 Org. code", parsed.org_code)
+
+
+@id_app.command("digital-id")
+def id_digital_id(code: str) -> None:
+    """核验数字识别码 · Check a container's digital identification code (HJ 1276-2022)."""
+    with _reported():
+        parsed = parse_digital_id(code)
+    typer.secho(f"有效 Valid: {parsed.display}", fg=typer.colors.GREEN)
+    _line("单位编码 Unit code", parsed.unit_code)
+    _line("废物代码 Waste code", parsed.waste_code)
+    _line("日期 Date", parsed.day.isoformat())
+    _line("顺序码 Sequence", f"{parsed.sequence:03d}")
 
 
 @id_app.command("plate")

@@ -1,5 +1,3 @@
-# Copyright 2026 The custody authors
-# SPDX-License-Identifier: Apache-2.0
 """Unified social credit codes (统一社会信用代码, GB 32100-2015).
 
 A code has 18 characters from :data:`CHARSET` (digits and capital letters without I, O, Z, S

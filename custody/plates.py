@@ -1,5 +1,3 @@
-# Copyright 2026 The custody authors
-# SPDX-License-Identifier: Apache-2.0
 """Chinese motor vehicle plates (机动车号牌, GA 36-2018), read from their text.
 
 A plate is a province abbreviation, the issuing authority's letter (发牌机关代号) and a serial::

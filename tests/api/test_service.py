@@ -145,3 +145,23 @@ def test_api_edition_choices_match_the_shipped_editions() -> None:
 
     assert set(get_args(Edition)) == set(EDITIONS)
     assert DEFAULT_EDITION == CURRENT_EDITION
+
+
+def test_identifier_checks(client: TestClient) -> None:
+    code = client.get(f"/credit-codes/{GENERATOR_CODE.lower()}").json()
+    assert code["division"] == "510100"
+    plate = client.get("/plates/川a·12345").json()
+    assert plate == {
+        "text": "川A12345",
+        "display": "川A·12345",
+        "province": "川",
+        "authority": "A",
+        "kind": "standard",
+    }
+    ident = client.get(f"/digital-ids/{GENERATOR_CODE}9000414920230701001").json()
+    assert ident["waste_code"] == "900-041-49"
+    assert ident["day"] == "2023-07-01"
+
+    bad = client.get(f"/digital-ids/{GENERATOR_CODE}9000414920230230001")
+    assert bad.status_code == 422
+    assert bad.json()["context"]["rule"] == "date"

@@ -144,3 +144,13 @@ def test_registry_import_refuses_non_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["registry", "import", str(file)])
     assert result.exit_code == 3
     assert "JSON" in result.output
+
+
+def test_digital_id_check_shows_the_parts() -> None:
+    ok = runner.invoke(app, ["id", "digital-id", f"{GENERATOR_CODE}9000414920230701001"])
+    assert ok.exit_code == 0
+    assert "900-041-49" in ok.output
+    assert "2023-07-01" in ok.output
+    bad = runner.invoke(app, ["id", "digital-id", "123"])
+    assert bad.exit_code == 3
+    assert "37" in bad.output

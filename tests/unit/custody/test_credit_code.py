@@ -1,5 +1,3 @@
-# Copyright 2026 The custody authors
-# SPDX-License-Identifier: Apache-2.0
 """Unified social credit codes: GB 32100-2015 structure and both check characters."""
 
 from __future__ import annotations

@@ -1,5 +1,3 @@
-# Copyright 2026 The custody authors
-# SPDX-License-Identifier: Apache-2.0
 """Chinese motor vehicle plates: kinds, accepted spellings and every rejection reason."""
 
 from __future__ import annotations
