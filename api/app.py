@@ -6,7 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import problems
 from api.endpoints import health, reference, registry
@@ -16,6 +16,8 @@ from storage.migrate import upgrade
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from fastapi import FastAPI
 
 __all__ = ["create_app"]
 
@@ -44,7 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine.dispose()
 
     logging.getLogger("custody").setLevel(settings.log_level.upper())
-    app = FastAPI(
+    # The service must work with no internet: /docs serves Swagger UI from local files.
+    app = FastAPIOffline(
         title="custody",
         summary="危险废物容器追溯 · Hazardous waste chain of custody",
         description=_DESCRIPTION,
