@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from fastapi_offline import FastAPIOffline
 
 from api import problems
-from api.endpoints import health, reference, registry
+from api.endpoints import health, labels, reference, registry
+from api.secrets import key_encryption_key
 from api.settings import Settings
 from storage.engine import make_engine
 from storage.migrate import upgrade
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.should_migrate_on_start:
             upgrade(url)
+        app.state.kek = key_encryption_key(settings)
         app.state.engine = make_engine(url)
         try:
             yield
@@ -59,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(reference.router)
     app.include_router(registry.router)
+    app.include_router(labels.router)
     return app

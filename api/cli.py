@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
 
 from api.schemas.registry import (
     CheckpointCreate,
@@ -21,19 +23,30 @@ from api.schemas.registry import (
     PermitPublic,
     VehicleCreate,
 )
+from api.secrets import key_encryption_key
 from api.settings import Settings
 from custody import errors
+from custody.containers import Containers, ContainerType, NewContainer, PhysicalForm
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
+from custody.keyring import Keyring
+from custody.keys import KeyRole, VerifierKey
 from custody.plates import parse_plate
 from custody.registry import Registry
+from custody.trust import TrustBundle
 from custody.wastes import EDITIONS, WasteList, category_name, resolve_waste_code
+from labels.issuing import LabelIssuer
+from labels.payload import verify
+from storage.container_store import SqlContainerStore
 from storage.engine import make_engine
+from storage.key_store import SqlKeyStore
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.registry_store import SqlRegistryStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from labels.printed import PrintedLabel
 
 app = typer.Typer(
     name="custody",
@@ -54,13 +67,31 @@ app.add_typer(db_app, name="db")
 app.add_typer(waste_app, name="waste")
 app.add_typer(id_app, name="id")
 app.add_typer(registry_app, name="registry")
+keys_app = typer.Typer(help="签名密钥 · Signing keys and the trust bundle.", no_args_is_help=True)
+label_app = typer.Typer(
+    help="电子标签 · Mint, render and verify container labels.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+app.add_typer(label_app, name="label")
 
-#: Exit codes by the kind of failure, so scripts can tell them apart.
+#: Exit codes by the kind of failure, so scripts can tell them apart. Label verification
+#: gets one code per reason (documented in `custody label verify --help`).
 EXIT_CODES: dict[type[errors.CustodyError], int] = {
     errors.InputError: 3,
     errors.NotFoundError: 4,
     errors.ConflictError: 5,
     errors.StorageError: 6,
+    errors.ConfigurationError: 7,
+    errors.EvidenceError: 10,
+    errors.NotALabel: 11,
+    errors.LabelMalformed: 12,
+    errors.LabelSchemaUnsupported: 13,
+    errors.KeyUnknown: 14,
+    errors.KeyRevoked: 15,
+    errors.KeyNotValidAtIssue: 16,
+    errors.SignatureInvalid: 17,
+    errors.KeyOwnerMismatch: 18,
+    errors.TrustBundleInvalid: 19,
 }
 
 
@@ -288,6 +319,229 @@ def registry_import(
     typer.echo(
         f"新登记 {created} 条，已存在 {kept} 条 · {created} registered, {kept} already on file"
     )
+
+
+# -- keys and labels --------------------------------------------------------------------------
+
+
+@contextmanager
+def _services() -> Iterator[tuple[Registry, Keyring, LabelIssuer]]:
+    """The registry, keyring and label issuer on the configured database."""
+    settings = Settings()
+    with _reported():
+        kek = key_encryption_key(settings)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine) as session:
+            registry = Registry(SqlRegistryStore(session))
+            keyring = Keyring(SqlKeyStore(session), kek)
+            store = SqlContainerStore(session)
+            containers = Containers(store, registry, settings.waste_list_edition)
+            yield registry, keyring, LabelIssuer(containers, store, keyring, registry)
+    finally:
+        engine.dispose()
+
+
+@keys_app.command("new")
+def keys_new(
+    owner: Annotated[str, typer.Option(help="Credit code of the party that holds the key.")],
+    role: Annotated[KeyRole, typer.Option(help="What the key signs.")] = KeyRole.LABEL_ISSUER,
+    days: Annotated[int, typer.Option(min=1, max=3653, help="Validity in days.")] = 366,
+) -> None:
+    """新建签名密钥 · Make a signing key and publish a new trust bundle."""
+    with _services() as (registry, keyring, _), _reported():
+        party = registry.party(owner)
+        key = keyring.create(party.credit_code, role, validity=timedelta(days=days))
+    typer.echo(f"已创建 Created {key.record.name}")
+    _line("验证公钥 Verifier key", key.record.verifier_key)
+    _line("有效期 Valid", f"{key.record.valid_from:%Y-%m-%d} – {key.record.valid_until:%Y-%m-%d}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """列出密钥 · List every key's public record."""
+    with _services() as (_, keyring, _), _reported():
+        records = keyring.keys()
+    for r in records:
+        state = f"已吊销 revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "有效 active"
+        typer.echo(
+            f"{r.name:<48} {r.kid.hex()}  {r.role.value:<13} {r.valid_until:%Y-%m-%d}  {state}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    name: str, reason: Annotated[str, typer.Option(help="Why, for the record.")]
+) -> None:
+    """吊销密钥 · Revoke a compromised key: nothing it signed is trusted afterwards."""
+    with _services() as (_, keyring, _), _reported():
+        record = keyring.revoke(name, reason)
+    typer.echo(f"已吊销 Revoked {record.name} ({record.revocation_reason})")
+
+
+@keys_app.command("root")
+def keys_root() -> None:
+    """显示根公钥 · Print the root verifier key that offline verifiers pin."""
+    with _services() as (_, keyring, _), _reported():
+        typer.echo(keyring.root().record.verifier_key)
+
+
+@keys_app.command("bundle")
+def keys_bundle(
+    out: Annotated[Path, typer.Option(help="Where to write the signed bundle.")],
+) -> None:
+    """导出信任列表 · Write the newest signed trust bundle for offline verifiers."""
+    with _services() as (_, keyring, _), _reported():
+        bundle, signed = keyring.bundle()
+    out.write_bytes(signed)
+    typer.echo(f"信任列表第 {bundle.version} 版 · Trust bundle version {bundle.version} -> {out}")
+
+
+_FORMATS = ("png", "svg", "pdf", "zpl", "txt")
+
+
+def _write_label(printed: PrintedLabel, fmt: str, out: Path) -> None:
+    from labels import render  # noqa: PLC0415  # rendering pulls in fonts; only when asked
+
+    renderers: dict[str, Callable[[PrintedLabel], bytes | str]] = {
+        "png": render.render_png,
+        "svg": render.render_svg,
+        "pdf": render.render_pdf,
+        "zpl": render.render_zpl,
+        "txt": lambda p: p.qr_text,
+    }
+    data = renderers[fmt](printed)
+    if isinstance(data, str):
+        out.write_text(data, encoding="utf-8")
+    else:
+        out.write_bytes(data)
+
+
+@label_app.command("mint")
+def label_mint(  # noqa: PLR0913, PLR0917  # one option per fact the generator declares
+    generator: Annotated[str, typer.Option(help="Credit code of the generating unit.")],
+    waste_code: Annotated[str, typer.Option(help="Waste code, e.g. 900-249-08.")],
+    mass_kg: Annotated[float, typer.Option(help="Declared net mass in kg.")],
+    capacity_l: Annotated[float, typer.Option(help="Container volume in litres.")] = 200,
+    form: Annotated[PhysicalForm, typer.Option(help="S, SS, L or G.")] = PhysicalForm.LIQUID,
+    container: Annotated[ContainerType, typer.Option(help="Container type.")] = ContainerType.DRUM,
+    seal: Annotated[str, typer.Option(help="Seal number.")] = "",
+    name: Annotated[str, typer.Option(help="Waste name on the label, e.g. 废机油.")] = "",
+    day: Annotated[str | None, typer.Option(help="Date of generation YYYY-MM-DD (today).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the label to this file.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="png, svg, pdf, zpl or txt.")] = "png",
+) -> None:
+    """生成标签 · Register a filled container and mint its signed label."""
+    if fmt not in _FORMATS:
+        typer.echo(f"格式须为 · --format must be one of {', '.join(_FORMATS)}", err=True)
+        raise typer.Exit(3)
+    try:
+        generated_on = date.fromisoformat(day) if day else datetime.now(UTC).date()
+    except ValueError:
+        typer.echo(f"日期格式应为 YYYY-MM-DD · bad date {day!r}", err=True)
+        raise typer.Exit(3) from None
+    with _services() as (_, _, issuer), _reported():
+        new = NewContainer(
+            generator=generator,
+            waste_code=waste_code,
+            generated_on=generated_on,
+            form=form,
+            container_type=container,
+            capacity_l=capacity_l,
+            declared_net_mass_g=round(mass_kg * 1000),
+            seal_no=seal,
+            waste_name=name,
+        )
+        registered = issuer.containers.register(new)
+        label = issuer.issue(registered.digital_id.text)
+        if out is not None:
+            _write_label(issuer.printed_for(registered, label), fmt, out)
+    typer.secho(f"已生成 Minted {registered.digital_id.display}", fg=typer.colors.GREEN)
+    _line("签名密钥 Key", label.key_name)
+    _line("二维码 QR text", label.text)
+    if out is not None:
+        _line("文件 File", out)
+
+
+@label_app.command("render")
+def label_render(
+    digital_id: str,
+    out: Annotated[Path, typer.Option(help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", help="png, svg, pdf, zpl or txt.")] = "pdf",
+) -> None:
+    """输出标签 · Write the newest label of a container in a print format."""
+    if fmt not in _FORMATS:
+        typer.echo(f"格式须为 · --format must be one of {', '.join(_FORMATS)}", err=True)
+        raise typer.Exit(3)
+    with _services() as (_, _, issuer), _reported():
+        _write_label(issuer.printed(digital_id), fmt, out)
+    typer.echo(f"{digital_id} -> {out}")
+
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def _read_label_input(source: str) -> str:
+    """The label text from an image file, a text file, or the argument itself."""
+    path = Path(source)
+    if len(source) < 300 and path.is_file():
+        if path.suffix.lower() in {
+            ".png",
+            ".jpg",
+            ".jpeg",
+            ".bmp",
+            ".gif",
+            ".webp",
+            ".tif",
+            ".tiff",
+        }:
+            from scanners.decode import label_text_from_image  # noqa: PLC0415  # needs zxing
+
+            return label_text_from_image(path)
+        return path.read_text(encoding="utf-8").strip()
+    return source
+
+
+@label_app.command("verify")
+def label_verify(
+    source: Annotated[str, typer.Argument(help="Image of a label, a text file, or the QR text.")],
+    bundle: Annotated[Path | None, typer.Option(help="Signed trust bundle (offline).")] = None,
+    root: Annotated[
+        str | None, typer.Option(help="Pinned root verifier key, or a file holding it.")
+    ] = None,
+) -> None:
+    """核验标签 · Verify a label offline.
+
+    Without --bundle the local database's keys are used. Exit codes: 0 genuine, 11 not a
+    label, 12 malformed, 13 unsupported version, 14 unknown key, 15 revoked key, 16 key not
+    valid at issue time, 17 bad signature, 18 key of another party, 19 bad trust bundle.
+    """
+    with _reported():
+        text = _read_label_input(source)
+        if bundle is not None:
+            if root is None:
+                typer.echo(
+                    "离线核验须提供 --root · --bundle needs --root (the pinned key)", err=True
+                )
+                raise typer.Exit(3)
+            pinned = Path(root).read_text().strip() if Path(root).is_file() else root
+            trusted = TrustBundle.from_signed(bundle.read_bytes(), VerifierKey.parse(pinned))
+        else:
+            with _services() as (_, keyring, _):
+                trusted, _ = keyring.bundle()
+        verified = verify(text, trusted)
+    p = verified.payload
+    typer.secho("真实有效 Genuine label", fg=typer.colors.GREEN)
+    _line("数字识别码 Digital id", p.digital_id.display)
+    _line("产生单位 Generator", p.digital_id.unit_code)
+    _line("废物代码 Waste code", f"{p.digital_id.waste_code} ({p.edition}年版)")
+    _line("危险特性 Hazards", " ".join(f"{h.value}({h.zh})" for h in sorted(p.hazards, key=str)))
+    _line("形态 Form", p.form.value)
+    _line("申报净重 Declared mass", f"{p.net_mass_g / 1000:g} kg")
+    _line("容器 Container", f"{p.container_type.value} ({p.container_type.zh})")
+    _line("封签号 Seal", p.seal_no or "-")
+    _line("签发时间 Issued", f"{p.issued_at:%Y-%m-%d %H:%M} UTC")
+    _line("签名密钥 Key", f"{verified.key.name} (信任列表第 {verified.bundle_version} 版)")
 
 
 def main() -> None:

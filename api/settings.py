@@ -8,10 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
+
+_PLACEHOLDERS = {"changeme", "changethis", "secret", "password", "0" * 16, "changemechangeme"}
 
 
 class Settings(BaseSettings):
@@ -43,9 +45,28 @@ class Settings(BaseSettings):
         default="2021",
         description="Edition of the National Hazardous Waste List new containers are coded under.",
     )
+    key_encryption_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret that encrypts signing keys at rest (at least 16 characters). Unset: on the "
+            "embedded default a random one is made in <data_dir>/key-encryption.key; a server "
+            "database refuses to start without it."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the service."
     )
+
+    @field_validator("key_encryption_key")
+    @classmethod
+    def _no_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < 16 or secret.lower() in _PLACEHOLDERS:
+            msg = "CUSTODY_KEY_ENCRYPTION_KEY must be a real secret of at least 16 characters"
+            raise ValueError(msg)
+        return value
 
     @property
     def effective_database_url(self) -> str:

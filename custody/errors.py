@@ -10,12 +10,25 @@ The tree, grouped by whose fault it is::
     │   ├── PlateInvalid              not a Chinese motor vehicle plate
     │   ├── CoordinateInvalid         latitude/longitude out of range
     │   └── RecordInvalid             a registry record breaks a field rule
+    ├── EvidenceError                 signed evidence is forged, damaged or not trusted
+    │   ├── NotALabel                 the text or image holds no label of ours
+    │   ├── LabelMalformed            a label's encoding or structure is broken
+    │   ├── LabelSchemaUnsupported    a label of a schema version we do not read
+    │   ├── SignatureInvalid          the signature does not match the signed bytes
+    │   ├── KeyUnknown                no trusted key has the label's key id
+    │   ├── KeyRevoked                the key was revoked (compromised): nothing it signed counts
+    │   ├── KeyNotValidAtIssue        signed at a time outside the key's validity window
+    │   ├── KeyOwnerMismatch          a genuine key of another party than the one named
+    │   └── TrustBundleInvalid        a trust bundle that is not signed by the pinned root
     ├── NotFoundError                 something named does not exist
     │   ├── WasteCodeUnknown          well-formed, but not in the given list edition
-    │   └── PartyNotFound             no such party, vehicle or checkpoint
+    │   ├── PartyNotFound             no such party, vehicle or checkpoint
+    │   ├── ContainerNotFound         no container with that digital identification code
+    │   └── SigningKeyMissing         no usable signing key for that owner and role
     ├── ConflictError                 the request contradicts what is already accepted
     │   └── AlreadyRegistered         a record with that identity exists with other content
-    └── StorageError                  the store failed; nothing was accepted
+    ├── StorageError                  the store failed; nothing was accepted
+    └── ConfigurationError            the service is set up wrongly (e.g. wrong key-encryption key)
 
 Codes are stable: clients and the problem-details table in ``api/problems.py`` rely on them.
 HTTP status codes stay out of the core.
@@ -27,17 +40,30 @@ from typing import ClassVar
 
 __all__ = [
     "AlreadyRegistered",
+    "ConfigurationError",
     "ConflictError",
+    "ContainerNotFound",
     "CoordinateInvalid",
     "CreditCodeInvalid",
     "CustodyError",
     "DigitalIdInvalid",
+    "EvidenceError",
     "InputError",
+    "KeyNotValidAtIssue",
+    "KeyOwnerMismatch",
+    "KeyRevoked",
+    "KeyUnknown",
+    "LabelMalformed",
+    "LabelSchemaUnsupported",
+    "NotALabel",
     "NotFoundError",
     "PartyNotFound",
     "PlateInvalid",
     "RecordInvalid",
+    "SignatureInvalid",
+    "SigningKeyMissing",
     "StorageError",
+    "TrustBundleInvalid",
     "WasteCodeInvalid",
     "WasteCodeUnknown",
 ]
@@ -124,6 +150,93 @@ class RecordInvalid(InputError):
     title_zh = "记录无效"
 
 
+class EvidenceError(CustodyError):
+    """Signed evidence is forged, damaged, or signed by a key we cannot trust."""
+
+    code = "evidence-invalid"
+    title = "Evidence rejected"
+    title_zh = "证据无效"
+
+
+class NotALabel(EvidenceError):
+    """The text or image holds no label of ours (no QR code, or no ``WL1:`` prefix)."""
+
+    code = "not-a-label"
+    title = "Not a label"
+    title_zh = "不是危险废物电子标签"
+
+
+class LabelMalformed(EvidenceError):
+    """A label's Base45, CBOR or COSE structure is broken: damaged or tampered with."""
+
+    code = "label-malformed"
+    title = "Malformed label"
+    title_zh = "标签数据损坏"
+
+
+class LabelSchemaUnsupported(EvidenceError):
+    """A label of a schema version this software does not read."""
+
+    code = "label-schema-unsupported"
+    title = "Unsupported label version"
+    title_zh = "标签版本不受支持"
+
+
+class SignatureInvalid(EvidenceError):
+    """The signature does not match the signed bytes: forged or altered."""
+
+    code = "signature-invalid"
+    title = "Invalid signature"
+    title_zh = "签名无效"
+
+    def diagnostics(self) -> str:
+        """Warn that the evidence may have been altered on purpose."""
+        return (
+            f"{super().diagnostics()}\n"
+            "内容可能被恶意篡改，请扣留并报告。 The evidence may have been modified maliciously."
+        )
+
+
+class KeyUnknown(EvidenceError):
+    """No key in the trust bundle has the key id the evidence names."""
+
+    code = "key-unknown"
+    title = "Unknown signing key"
+    title_zh = "签名密钥未知"
+
+
+class KeyRevoked(EvidenceError):
+    """The signing key was revoked as compromised; nothing it signed is trusted."""
+
+    code = "key-revoked"
+    title = "Signing key revoked"
+    title_zh = "签名密钥已吊销"
+
+
+class KeyNotValidAtIssue(EvidenceError):
+    """The evidence claims a time outside the signing key's validity window."""
+
+    code = "key-not-valid-at-issue"
+    title = "Key not valid at issue time"
+    title_zh = "签发时密钥不在有效期内"
+
+
+class KeyOwnerMismatch(EvidenceError):
+    """A genuine key signed evidence in the name of another party."""
+
+    code = "key-owner-mismatch"
+    title = "Signed by another party's key"
+    title_zh = "签名密钥不属于标签所载单位"
+
+
+class TrustBundleInvalid(EvidenceError):
+    """A trust bundle that is malformed or not signed by the pinned root key."""
+
+    code = "trust-bundle-invalid"
+    title = "Invalid trust bundle"
+    title_zh = "信任列表无效"
+
+
 class NotFoundError(CustodyError):
     """Something the request names does not exist."""
 
@@ -148,6 +261,22 @@ class PartyNotFound(NotFoundError):
     title_zh = "未找到该单位"
 
 
+class ContainerNotFound(NotFoundError):
+    """No container with that digital identification code is registered."""
+
+    code = "container-not-found"
+    title = "Container not found"
+    title_zh = "未找到该容器"
+
+
+class SigningKeyMissing(NotFoundError):
+    """No usable signing key exists for that owner and role."""
+
+    code = "signing-key-missing"
+    title = "No signing key"
+    title_zh = "没有可用的签名密钥"
+
+
 class ConflictError(CustodyError):
     """The request contradicts data already accepted, which is never silently changed."""
 
@@ -170,3 +299,11 @@ class StorageError(CustodyError):
     code = "storage-error"
     title = "Storage failure"
     title_zh = "存储故障"
+
+
+class ConfigurationError(CustodyError):
+    """The service is set up wrongly, e.g. the key-encryption key does not open stored keys."""
+
+    code = "configuration-error"
+    title = "Configuration error"
+    title_zh = "配置错误"

@@ -6,9 +6,13 @@ fakes in ``tests/fakes`` implement them too, and one contract test holds both to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
+    from datetime import date, datetime
+
+    from custody.containers import Container
+    from custody.keys import PublicKeyRecord
     from custody.parties import (
         Checkpoint,
         OperatingLicence,
@@ -18,7 +22,7 @@ if TYPE_CHECKING:
         Vehicle,
     )
 
-__all__ = ["RegistryStore"]
+__all__ = ["ContainerStore", "IssuedLabel", "KeyStore", "RegistryStore"]
 
 
 class RegistryStore(Protocol):
@@ -87,4 +91,65 @@ class RegistryStore(Protocol):
 
     def list_checkpoints(self) -> list[Checkpoint]:
         """Every checkpoint, ordered by id."""
+        ...
+
+
+class ContainerStore(Protocol):
+    """Plain storage of containers and the labels minted for them."""
+
+    def last_sequence(self, generator: str, waste_code: str, day: date) -> int:
+        """The highest sequence number used for this generator, waste code and day (0: none)."""
+        ...
+
+    def insert_container(self, container: Container) -> None:
+        """Store a new container; ``AlreadyRegistered`` if its code is taken."""
+        ...
+
+    def get_container(self, digital_id: str) -> Container | None:
+        """The container with this digital identification code, if any."""
+        ...
+
+    def insert_label(self, label: IssuedLabel) -> None:
+        """Record a label minted for a container."""
+        ...
+
+    def labels_of(self, digital_id: str) -> list[IssuedLabel]:
+        """Every label minted for a container, oldest first."""
+        ...
+
+
+class IssuedLabel(NamedTuple):
+    """A label as minted: the QR text and who signed it when."""
+
+    digital_id: str
+    key_name: str
+    issued_at: datetime
+    text: str
+
+
+class KeyStore(Protocol):
+    """Signing keys (private halves encrypted) and the trust bundles made from them."""
+
+    def insert_key(self, record: PublicKeyRecord, encrypted_private: bytes | None) -> None:
+        """Store a new key; ``AlreadyRegistered`` if the name is taken."""
+        ...
+
+    def get_key(self, name: str) -> tuple[PublicKeyRecord, bytes | None] | None:
+        """A key's public record and encrypted private half (``None`` if held elsewhere)."""
+        ...
+
+    def list_keys(self) -> list[PublicKeyRecord]:
+        """Every key, ordered by name."""
+        ...
+
+    def mark_revoked(self, record: PublicKeyRecord) -> None:
+        """Record that a key was revoked (its ``revoked_at`` and reason are set)."""
+        ...
+
+    def insert_bundle(self, version: int, issued_at: datetime, signed: bytes) -> None:
+        """Store a signed trust bundle; ``AlreadyRegistered`` if the version exists."""
+        ...
+
+    def latest_bundle(self) -> tuple[int, bytes] | None:
+        """The newest bundle's version and signed bytes, if any."""
         ...

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, select
 
-from custody.errors import AlreadyRegistered, StorageError
 from custody.parties import (
     Checkpoint,
     GivenPoint,
@@ -18,6 +16,7 @@ from custody.parties import (
     Vehicle,
     WGS84Point,
 )
+from storage._sql import commit_insert
 from storage.tables import CheckpointRow, LicenceRow, PartyRow, PermitRow, VehicleRow
 
 if TYPE_CHECKING:
@@ -33,25 +32,7 @@ class SqlRegistryStore:
         self._session = bind if isinstance(bind, Session) else Session(bind)
 
     def _insert(self, row: SQLModel, key: str, identity: str) -> None:
-        try:
-            self._session.add(row)
-            self._session.commit()
-        except IntegrityError as exc:
-            self._session.rollback()
-            if self._session.get(type(row), key) is not None:
-                raise AlreadyRegistered(
-                    f"{identity} is already registered", zh=f"{identity} 已登记", identity=identity
-                ) from exc
-            raise StorageError(
-                f"{identity} breaks a database constraint (does the party it names exist?)",
-                zh=f"{identity} 违反数据库约束（所引用的单位是否已登记？）",
-            ) from exc
-        except SQLAlchemyError as exc:
-            self._session.rollback()
-            raise StorageError(
-                f"the database refused to store {identity}: {exc.__class__.__name__}",
-                zh=f"数据库未能保存 {identity}",
-            ) from exc
+        commit_insert(self._session, row, key, identity)
 
     # -- parties ---------------------------------------------------------------------------
 

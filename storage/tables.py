@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CheckpointRow", "LicenceRow", "PartyRow", "PermitRow", "VehicleRow", "metadata"]
+__all__ = [
+    "CheckpointRow",
+    "ContainerRow",
+    "LabelRow",
+    "LicenceRow",
+    "PartyRow",
+    "PermitRow",
+    "SigningKeyRow",
+    "TrustBundleRow",
+    "VehicleRow",
+    "metadata",
+]
 
 metadata = SQLModel.metadata
 
@@ -87,4 +98,72 @@ class CheckpointRow(SQLModel, table=True):
     source_lat: float
     source_lon: float
     road: str = Field(default="", max_length=200)
+    recorded_at: datetime = Field(default_factory=_now)
+
+
+class SigningKeyRow(SQLModel, table=True):
+    """A signing key: public record, and the private half encrypted (or held elsewhere)."""
+
+    __tablename__ = "signing_key"
+
+    name: str = Field(primary_key=True, max_length=100)
+    kid: str = Field(index=True, max_length=8)
+    owner: str = Field(index=True, max_length=64)
+    role: str = Field(max_length=32)
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    encrypted_private: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    valid_from: datetime
+    valid_until: datetime
+    revoked_at: datetime | None = None
+    revocation_reason: str = Field(default="", max_length=200)
+    recorded_at: datetime = Field(default_factory=_now)
+
+
+class TrustBundleRow(SQLModel, table=True):
+    """A signed trust bundle, by version."""
+
+    __tablename__ = "trust_bundle"
+
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    issued_at: datetime
+    signed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ContainerRow(SQLModel, table=True):
+    """A registered container and its sealed facts."""
+
+    __tablename__ = "container"
+
+    digital_id: str = Field(primary_key=True, max_length=37)
+    generator: str = Field(foreign_key="party.credit_code", max_length=18)
+    waste_code: str = Field(max_length=10)
+    day: date
+    sequence: int
+    edition: str = Field(max_length=8)
+    form: str = Field(max_length=4)
+    container_type: str = Field(max_length=8)
+    capacity_l: float
+    declared_net_mass_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seal_no: str = Field(default="", max_length=32)
+    waste_name: str = Field(default="", max_length=200)
+    main_components: str = Field(default="", max_length=200)
+    harmful_components: str = Field(default="", max_length=200)
+    precautions: str = Field(default="", max_length=200)
+    contact: str = Field(default="", max_length=200)
+    remarks: str = Field(default="", max_length=200)
+    recorded_at: datetime = Field(default_factory=_now)
+
+    __table_args__ = (Index("ix_container_sequence", "generator", "waste_code", "day", "sequence"),)
+
+
+class LabelRow(SQLModel, table=True):
+    """A label minted for a container (a container may be relabelled; all are kept)."""
+
+    __tablename__ = "label"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digital_id: str = Field(foreign_key="container.digital_id", index=True, max_length=37)
+    key_name: str = Field(foreign_key="signing_key.name", max_length=100)
+    issued_at: datetime
+    text: str = Field(max_length=1000)
     recorded_at: datetime = Field(default_factory=_now)

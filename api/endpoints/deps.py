@@ -7,13 +7,25 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from custody.containers import Containers
+from custody.keyring import Keyring
 from custody.registry import Registry
+from labels.issuing import LabelIssuer
+from storage.container_store import SqlContainerStore
+from storage.key_store import SqlKeyStore
 from storage.registry_store import SqlRegistryStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["RegistryDep", "SessionDep", "get_session"]
+__all__ = [
+    "ContainersDep",
+    "IssuerDep",
+    "KeyringDep",
+    "RegistryDep",
+    "SessionDep",
+    "get_session",
+]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -30,3 +42,27 @@ def _registry(session: SessionDep) -> Registry:
 
 
 RegistryDep = Annotated[Registry, Depends(_registry)]
+
+
+def _keyring(request: Request, session: SessionDep) -> Keyring:
+    return Keyring(SqlKeyStore(session), request.app.state.kek)
+
+
+KeyringDep = Annotated[Keyring, Depends(_keyring)]
+
+
+def _containers(request: Request, session: SessionDep, registry: RegistryDep) -> Containers:
+    edition = request.app.state.settings.waste_list_edition
+    return Containers(SqlContainerStore(session), registry, edition)
+
+
+ContainersDep = Annotated[Containers, Depends(_containers)]
+
+
+def _issuer(
+    session: SessionDep, containers: ContainersDep, keyring: KeyringDep, registry: RegistryDep
+) -> LabelIssuer:
+    return LabelIssuer(containers, SqlContainerStore(session), keyring, registry)
+
+
+IssuerDep = Annotated[LabelIssuer, Depends(_issuer)]

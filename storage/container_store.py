@@ -1,0 +1,101 @@
+"""Containers and their labels in SQL, behind :class:`custody.ports.ContainerStore`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from custody.containers import Container, ContainerType, NewContainer, PhysicalForm
+from custody.digital_id import DigitalId
+from custody.ports import IssuedLabel
+from storage._sql import commit_insert
+from storage.tables import ContainerRow, LabelRow
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from sqlalchemy.engine import Engine
+
+__all__ = ["SqlContainerStore"]
+
+
+class SqlContainerStore:
+    """Containers and labels in SQL tables. Each insert is its own committed transaction."""
+
+    def __init__(self, bind: Engine | Session) -> None:
+        self._session = bind if isinstance(bind, Session) else Session(bind)
+
+    def last_sequence(self, generator: str, waste_code: str, day: date) -> int:
+        query = select(func.max(ContainerRow.sequence)).where(
+            ContainerRow.generator == generator,
+            ContainerRow.waste_code == waste_code,
+            ContainerRow.day == day,
+        )
+        return self._session.exec(query).one() or 0
+
+    def insert_container(self, container: Container) -> None:
+        ident, facts = container.digital_id, container.facts
+        row = ContainerRow(
+            digital_id=ident.text,
+            generator=ident.unit_code,
+            waste_code=ident.waste_code,
+            day=ident.day,
+            sequence=ident.sequence,
+            edition=container.edition,
+            form=facts.form.value,
+            container_type=facts.container_type.value,
+            capacity_l=facts.capacity_l,
+            declared_net_mass_g=facts.declared_net_mass_g,
+            seal_no=facts.seal_no,
+            waste_name=facts.waste_name,
+            main_components=facts.main_components,
+            harmful_components=facts.harmful_components,
+            precautions=facts.precautions,
+            contact=facts.contact,
+            remarks=facts.remarks,
+        )
+        commit_insert(self._session, row, ident.text, f"container {ident.text}")
+
+    def get_container(self, digital_id: str) -> Container | None:
+        row = self._session.get(ContainerRow, digital_id)
+        return None if row is None else _container(row)
+
+    def insert_label(self, label: IssuedLabel) -> None:
+        row = LabelRow(
+            digital_id=label.digital_id,
+            key_name=label.key_name,
+            issued_at=label.issued_at,
+            text=label.text,
+        )
+        commit_insert(self._session, row, None, f"label of {label.digital_id}")
+
+    def labels_of(self, digital_id: str) -> list[IssuedLabel]:
+        query = select(LabelRow).where(LabelRow.digital_id == digital_id).order_by(col(LabelRow.id))
+        return [
+            IssuedLabel(row.digital_id, row.key_name, row.issued_at, row.text)
+            for row in self._session.exec(query)
+        ]
+
+
+def _container(row: ContainerRow) -> Container:
+    facts = NewContainer(
+        generator=row.generator,
+        waste_code=row.waste_code,
+        generated_on=row.day,
+        form=PhysicalForm(row.form),
+        container_type=ContainerType(row.container_type),
+        capacity_l=row.capacity_l,
+        declared_net_mass_g=row.declared_net_mass_g,
+        seal_no=row.seal_no,
+        waste_name=row.waste_name,
+        main_components=row.main_components,
+        harmful_components=row.harmful_components,
+        precautions=row.precautions,
+        contact=row.contact,
+        remarks=row.remarks,
+    )
+    return Container(
+        DigitalId(row.generator, row.waste_code, row.day, row.sequence), row.edition, facts
+    )
