@@ -28,6 +28,12 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def _serial(name: str) -> int:
+    """The ``n`` of ``owner/role/n`` (so key 10 is newer than key 9)."""
+    tail = name.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
 class Keyring:
     """Keys over a :class:`~custody.ports.KeyStore`, private halves sealed with ``kek``."""
 
@@ -91,7 +97,7 @@ class Keyring:
                 owner=owner,
                 role=role.value,
             )
-        newest = max(usable, key=lambda k: (k.valid_from, k.name))
+        newest = max(usable, key=lambda k: (k.valid_from, _serial(k.name)))
         found = self._store.get_key(newest.name)
         if found is None:  # pragma: no cover  # listed a moment ago
             raise SigningKeyMissing(f"key {newest.name} vanished", zh=f"密钥 {newest.name} 不存在")

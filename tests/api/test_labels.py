@@ -133,3 +133,61 @@ def test_label_of_a_container_never_minted_is_404(
     response = client.get(f"/containers/{_container(client)}/label")
     assert response.status_code == 404
     assert generator_with_key
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media", "magic"),
+    [
+        ("png", "image/png", b"\x89PNG"),
+        ("svg", "image/svg+xml", b"<svg"),
+        ("pdf", "application/pdf", b"%PDF"),
+        ("zpl", "text/plain", b"^XA"),
+        ("txt", "text/plain", b"WL1:"),
+    ],
+)
+def test_label_in_every_format(
+    client: TestClient, generator_with_key: str, fmt: str, media: str, magic: bytes
+) -> None:
+    digital_id = _container(client)
+    text = client.post(f"/containers/{digital_id}/labels").json()["text"]
+    response = client.get(f"/containers/{digital_id}/label", params={"format": fmt})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media)
+    assert magic in response.content[:200]
+    if fmt == "png":
+        from scanners.decode import label_text_from_image  # noqa: PLC0415
+
+        assert label_text_from_image(response.content) == text
+    assert generator_with_key
+
+
+@pytest.mark.usefixtures("generator_with_key")
+def test_a4_sheet_holds_every_label(client: TestClient) -> None:
+    from tests.support.label_readers import decoded, pdf_pages  # noqa: PLC0415
+
+    ids = [_container(client) for _ in range(3)]
+    texts = [label["text"] for label in client.post("/labels", json={"containers": ids}).json()]
+    sheet = client.post("/labels/sheets", json={"containers": ids})
+    assert sheet.headers["content-type"] == "application/pdf"
+    found = [
+        t for _, images in pdf_pages(sheet.content) for i in images for t in decoded(i)["QRCode"]
+    ]
+    assert sorted(found) == sorted(texts)
+
+
+@pytest.mark.usefixtures("generator_with_key")
+def test_rotation_new_key_signs_old_labels_still_verify(client: TestClient) -> None:
+    old_label = client.post(f"/containers/{_container(client)}/labels").json()
+    newer = client.post("/keys", json={"owner": GENERATOR_CODE}).json()
+    new_label = client.post(f"/containers/{_container(client)}/labels").json()
+    assert new_label["key"] == newer["name"] != old_label["key"]
+    for label in (old_label, new_label):
+        assert client.post("/labels/verifications", json={"text": label["text"]}).status_code == 200
+
+
+def test_unknown_format_is_a_problem(client: TestClient, generator_with_key: str) -> None:
+    digital_id = _container(client)
+    response = client.get(f"/containers/{digital_id}/label", params={"format": "bmp"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert generator_with_key

@@ -190,3 +190,17 @@ def test_duplicate_key_name_is_refused(stores) -> None:
     root = Keyring(keys, KEK).root()
     with pytest.raises(AlreadyRegistered):
         keys.insert_key(root.record, None)
+
+
+def test_the_newest_of_many_keys_signs(stores, generator) -> None:
+    keys, _, registry = stores
+    registry.register_party(generator)
+    ring = Keyring(keys, KEK)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    made = [
+        ring.create(generator.credit_code, KeyRole.LABEL_ISSUER, valid_from=start)
+        for _ in range(11)
+    ]
+    assert made[-1].record.name.endswith("/11")
+    at = start + timedelta(days=1)
+    assert ring.active(generator.credit_code, KeyRole.LABEL_ISSUER, at).record == made[-1].record
