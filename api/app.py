@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi_offline import FastAPIOffline
 
 from api import problems
-from api.endpoints import health, labels, reference, registry
+from api.endpoints import health, labels, ledger, reference, registry
 from api.secrets import key_encryption_key
 from api.settings import Settings
 from storage.engine import make_engine
@@ -62,4 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reference.router)
     app.include_router(registry.router)
     app.include_router(labels.router)
+    app.include_router(ledger.router)
     return app

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,11 +27,14 @@ from api.schemas.registry import (
 from api.secrets import key_encryption_key
 from api.settings import Settings
 from custody import errors
+from custody.audit import audit
 from custody.containers import Containers, ContainerType, NewContainer, PhysicalForm
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
+from custody.evidence import EvidenceBundle, export_container, verify_bundle
 from custody.keyring import Keyring
 from custody.keys import KeyRole, VerifierKey
+from custody.ledger import Ledger
 from custody.plates import parse_plate
 from custody.registry import Registry
 from custody.trust import TrustBundle
@@ -40,6 +44,7 @@ from labels.payload import verify
 from storage.container_store import SqlContainerStore
 from storage.engine import make_engine
 from storage.key_store import SqlKeyStore
+from storage.ledger_store import SqlLedgerStore
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.registry_store import SqlRegistryStore
 
@@ -73,6 +78,10 @@ label_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(label_app, name="label")
+ledger_app = typer.Typer(help="交接账本 · The custody ledger.", no_args_is_help=True)
+evidence_app = typer.Typer(help="证据 · Evidence bundles for courts.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(evidence_app, name="evidence")
 
 #: Exit codes by the kind of failure, so scripts can tell them apart. Label verification
 #: gets one code per reason (documented in `custody label verify --help`).
@@ -92,6 +101,13 @@ EXIT_CODES: dict[type[errors.CustodyError], int] = {
     errors.SignatureInvalid: 17,
     errors.KeyOwnerMismatch: 18,
     errors.TrustBundleInvalid: 19,
+    errors.EventMalformed: 20,
+    errors.ChainBroken: 21,
+    errors.NoteMalformed: 22,
+    errors.CheckpointMalformed: 22,
+    errors.ProofInvalid: 23,
+    errors.LedgerTampered: 24,
+    errors.BundleInvalid: 25,
 }
 
 
@@ -542,6 +558,113 @@ def label_verify(
     _line("封签号 Seal", p.seal_no or "-")
     _line("签发时间 Issued", f"{p.issued_at:%Y-%m-%d %H:%M} UTC")
     _line("签名密钥 Key", f"{verified.key.name} (信任列表第 {verified.bundle_version} 版)")
+
+
+# -- the ledger and evidence -------------------------------------------------------------------
+
+
+@contextmanager
+def _ledger() -> Iterator[tuple[Ledger, Keyring]]:
+    """The ledger and keyring on the configured database."""
+    settings = Settings()
+    with _reported():
+        kek = key_encryption_key(settings)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine) as session, _reported():
+            keyring = Keyring(SqlKeyStore(session), kek)
+            yield Ledger(SqlLedgerStore(engine), keyring.log_key(), settings.log_origin), keyring
+    finally:
+        engine.dispose()
+
+
+@ledger_app.command("status")
+def ledger_status() -> None:
+    """账本状态 · Size, origin and the latest signed checkpoint."""
+    with _ledger() as (ledger, _):
+        state = ledger.store.state()
+        _line("来源 Origin", ledger.origin)
+        _line("条目数 Entries", state.size)
+        _line("日志公钥 Log key", ledger.verifier)
+        if state.checkpoint is not None:
+            typer.echo("\n" + state.checkpoint.decode())
+
+
+@ledger_app.command("audit")
+def ledger_audit(
+    workers: Annotated[int, typer.Option(min=1, help="Processes verifying signatures.")] = 2,
+) -> None:
+    """审计账本 · Recompute every hash and root, verify every signature, look for forks.
+
+    Exits 0 when nothing was tampered with, 24 otherwise (forks are reported, not failures).
+    """
+    with _ledger() as (ledger, keyring):
+        bundle, _ = keyring.bundle()
+        started = time.perf_counter()
+        report = audit(ledger.store, ledger.verifier, bundle, workers=workers)
+        seconds = time.perf_counter() - started
+    rate = report.entries / seconds if seconds else 0.0
+    _line("条目 Entries", f"{report.entries} ({rate:,.0f}/s, {workers} processes)")
+    _line("检查点 Checkpoints", report.checkpoints)
+    _line("签名 Signatures", report.signatures)
+    _line("容器 Containers", report.containers)
+    _line("分叉 Forks", len(report.forks))
+    for fork in report.forks[:20]:
+        typer.echo(f"  #{fork.index} {fork.kind} {fork.detail}")
+    if report.ok:
+        typer.secho("账本完好 Ledger intact", fg=typer.colors.GREEN)
+        return
+    typer.secho(f"发现篡改 Tampering found: {len(report.problems)} problems, first at index "
+                f"{report.first_bad_index}", fg=typer.colors.RED, err=True)  # fmt: skip
+    for problem in report.problems[:50]:
+        typer.echo(f"  #{problem.index} {problem.kind}: {problem.detail}", err=True)
+    raise typer.Exit(EXIT_CODES[errors.LedgerTampered])
+
+
+@evidence_app.command("export")
+def evidence_export(
+    container: Annotated[str, typer.Argument(help="Digital identification code.")],
+    out: Annotated[Path, typer.Option(help="Where to write the bundle (JSON).")],
+) -> None:
+    """导出证据包 · Write a container's self-contained evidence bundle."""
+    with _ledger() as (ledger, keyring):
+        _, signed = keyring.bundle()
+        bundle = export_container(
+            ledger.store, ledger, container, signed, keyring.root().record.verifier_key
+        )
+    out.write_text(bundle.to_json(), encoding="utf-8")
+    typer.echo(f"{len(bundle.entries)} 条记录 entries -> {out}")
+
+
+@app.command("verify")
+def verify_evidence(
+    bundle_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Bundle JSON.")],
+    root: Annotated[str | None, typer.Option(help="Pinned root verifier key (or file).")] = None,
+    log: Annotated[str | None, typer.Option(help="Pinned log verifier key (or file).")] = None,
+) -> None:
+    """核验证据包 · Verify an evidence bundle offline: no server, no database."""
+
+    def pinned(value: str | None) -> VerifierKey | None:
+        if value is None:
+            return None
+        path = Path(value)
+        return VerifierKey.parse(path.read_text().strip() if path.is_file() else value)
+
+    with _reported():
+        bundle = EvidenceBundle.from_json(bundle_file.read_text(encoding="utf-8"))
+        report = verify_bundle(bundle, trust_root=pinned(root), log_key=pinned(log))
+    typer.secho("证据包核验通过 Evidence bundle verifies", fg=typer.colors.GREEN)
+    if not report.pinned:
+        typer.secho(
+            "注意：未指定 --root 和 --log，仅以证据包自带的公钥核验。"
+            " Warning: keys not pinned; checked against the keys the bundle carries.",
+            fg=typer.colors.YELLOW,
+        )
+    _line("容器 Container", report.container)
+    _line("账本 Log", f"{report.origin} (size {report.size})")
+    for index, when, event in zip(report.indices, report.received, report.events, strict=True):
+        typer.echo(f"  #{index:<8} {event.event_time:%Y-%m-%d %H:%M} (收到 {when:%H:%M})  "
+                   f"{event.step.value:<14} {event.party}  {event.vehicle or ''}")  # fmt: skip
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ STATUS: Mapping[type[errors.CustodyError], int] = {
     errors.DigitalIdInvalid: 422,
     errors.PlateInvalid: 422,
     errors.CoordinateInvalid: 422,
+    errors.EventsRefused: 422,
     errors.RecordInvalid: 422,
     errors.EvidenceError: 422,
     errors.NotALabel: 422,
@@ -46,6 +47,13 @@ STATUS: Mapping[type[errors.CustodyError], int] = {
     errors.KeyNotValidAtIssue: 422,
     errors.KeyOwnerMismatch: 422,
     errors.TrustBundleInvalid: 422,
+    errors.EventMalformed: 422,
+    errors.ChainBroken: 422,
+    errors.NoteMalformed: 422,
+    errors.CheckpointMalformed: 422,
+    errors.ProofInvalid: 422,
+    errors.LedgerTampered: 500,
+    errors.BundleInvalid: 422,
     errors.NotFoundError: 404,
     errors.ContainerNotFound: 404,
     errors.SigningKeyMissing: 409,
@@ -85,7 +93,13 @@ def _status_of(exc: errors.CustodyError) -> int:
 
 
 def _json_safe(value: object) -> object:
-    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+    if isinstance(value, str | int | float | bool | type(None)):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return str(value)
 
 
 async def _custody_error(_request: Request, exc: Exception) -> JSONResponse:

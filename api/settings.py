@@ -53,6 +53,14 @@ class Settings(BaseSettings):
             "database refuses to start without it."
         ),
     )
+    log_origin: str = Field(
+        default="custody.localhost/log",
+        pattern=r"^[A-Za-z0-9.\-]+(/[A-Za-z0-9.\-]+)*$",
+        description=(
+            "The ledger's origin line in every checkpoint, e.g. hjj.sc.gov.cn/custody/2026: "
+            "a name witnesses and auditors know the log by. Fixed for the life of a log."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the service."
     )

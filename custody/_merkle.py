@@ -21,6 +21,7 @@ append leaves and compute its root without re-reading the tree.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,10 +32,15 @@ __all__ = [
     "HASH_SIZE",
     "CompactRange",
     "ProofError",
+    "SubtreeFn",
     "consistency_proof",
+    "consistency_proof_by",
     "inclusion_proof",
+    "inclusion_proof_by",
     "leaf_hash",
+    "new_subtrees",
     "node_hash",
+    "range_hash",
     "root_from_leaf_hashes",
     "verify_consistency",
     "verify_inclusion",
@@ -344,3 +350,80 @@ class CompactRange:
 
     def __repr__(self) -> str:
         return f"CompactRange(size={self._size}, root={self.root().hex()})"
+
+
+# --- proofs over a store: subtree hashes fetched by range ---------------------------------------
+
+#: ``subtree(lo, hi)`` returns the hash of the perfect subtree over leaves ``lo..hi-1``, where
+#: ``hi - lo`` is a power of two and ``lo`` a multiple of it: exactly the nodes a log stores.
+SubtreeFn = Callable[[int, int], bytes]
+
+
+def _largest_power_of_two_below(n: int) -> int:
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def range_hash(lo: int, hi: int, subtree: SubtreeFn) -> bytes:
+    """MTH of leaves ``lo..hi-1`` from perfect subtrees (RFC 6962 splits keep them aligned)."""
+    n = hi - lo
+    if n & (n - 1) == 0:
+        return subtree(lo, hi)
+    k = _largest_power_of_two_below(n)
+    return node_hash(subtree(lo, lo + k), range_hash(lo + k, hi, subtree))
+
+
+def inclusion_proof_by(index: int, size: int, subtree: SubtreeFn) -> list[bytes]:
+    """``PATH(index, D[size])`` from stored subtree hashes, O(log size) look-ups."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} is not in a tree of size {size}")
+    proof: list[bytes] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _largest_power_of_two_below(hi - lo)
+        if index < lo + k:
+            proof.append(range_hash(lo + k, hi, subtree))
+            hi = lo + k
+        else:
+            proof.append(range_hash(lo, lo + k, subtree))
+            lo += k
+    proof.reverse()
+    return proof
+
+
+def consistency_proof_by(old_size: int, new_size: int, subtree: SubtreeFn) -> list[bytes]:
+    """``PROOF(old_size, D[new_size])`` (RFC 9162 section 2.1.4.1) from stored subtree hashes."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError(f"no consistency proof from size {old_size} to {new_size}")
+    if old_size in (0, new_size):
+        return []
+    proof: list[bytes] = []
+    lo, hi, m, complete = 0, new_size, old_size, True
+    while m != hi - lo:
+        k = _largest_power_of_two_below(hi - lo)
+        if m <= k:
+            proof.append(range_hash(lo + k, hi, subtree))
+            hi = lo + k
+        else:
+            proof.append(range_hash(lo, lo + k, subtree))
+            lo, m, complete = lo + k, m - k, False
+    if not complete:
+        proof.append(range_hash(lo, hi, subtree))
+    proof.reverse()
+    return proof
+
+
+def new_subtrees(size: int, leaf: bytes, peaks: list[bytes]) -> list[tuple[int, int, bytes]]:
+    """Append ``leaf`` as leaf number ``size`` to ``peaks`` (compact range, largest first).
+
+    Returns every perfect subtree the append completes as ``(lo, hi, hash)``: the leaf itself,
+    then each merge. A log stores these so that proofs need only look-ups.
+    """
+    made = [(size, size + 1, leaf)]
+    node, width, index = leaf, 1, size
+    while index & 1:
+        node = node_hash(peaks.pop(), node)
+        width *= 2
+        index >>= 1
+        made.append((index * width, index * width + width, node))
+    peaks.append(node)
+    return made

@@ -39,10 +39,11 @@ from typing import TYPE_CHECKING, NamedTuple
 from cryptography.exceptions import InvalidSignature
 
 from custody.errors import (
+    CheckpointMalformed,
     ConfigurationError,
-    EvidenceError,
     InputError,
     KeyUnknown,
+    NoteMalformed,
     SignatureInvalid,
 )
 
@@ -76,14 +77,14 @@ _COSIGNATURE_SIZE = 4 + 8 + _ED25519_SIGNATURE_SIZE
 _TREE_SIZE = re.compile(r"0|[1-9][0-9]{0,18}")  # ASCII digits, no leading zero
 
 
-def _malformed_checkpoint(reason: str, zh: str, **context: object) -> EvidenceError:
-    return EvidenceError(
+def _malformed_checkpoint(reason: str, zh: str, **context: object) -> CheckpointMalformed:
+    return CheckpointMalformed(
         f"malformed checkpoint: {reason}", zh=f"日志检查点格式错误：{zh}", **context
     )
 
 
-def _malformed_note(reason: str, zh: str) -> EvidenceError:
-    return EvidenceError(f"malformed signed note: {reason}", zh=f"签名注记格式错误：{zh}")
+def _malformed_note(reason: str, zh: str) -> NoteMalformed:
+    return NoteMalformed(f"malformed signed note: {reason}", zh=f"签名注记格式错误：{zh}")
 
 
 def _b64decode(text: str | bytes) -> bytes | None:

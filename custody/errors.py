@@ -9,6 +9,7 @@ The tree, grouped by whose fault it is::
     │   ├── DigitalIdInvalid          HJ 1276-2022 digital identification code malformed
     │   ├── PlateInvalid              not a Chinese motor vehicle plate
     │   ├── CoordinateInvalid         latitude/longitude out of range
+    │   ├── EventsRefused             a batch with bad events: each named, none appended
     │   └── RecordInvalid             a registry record breaks a field rule
     ├── EvidenceError                 signed evidence is forged, damaged or not trusted
     │   ├── NotALabel                 the text or image holds no label of ours
@@ -19,7 +20,14 @@ The tree, grouped by whose fault it is::
     │   ├── KeyRevoked                the key was revoked (compromised): nothing it signed counts
     │   ├── KeyNotValidAtIssue        signed at a time outside the key's validity window
     │   ├── KeyOwnerMismatch          a genuine key of another party than the one named
-    │   └── TrustBundleInvalid        a trust bundle that is not signed by the pinned root
+    │   ├── TrustBundleInvalid        a trust bundle that is not signed by the pinned root
+    │   ├── EventMalformed            a custody event whose encoding or fields are broken
+    │   ├── ChainBroken               an event's back link points at no entry of its container
+    │   ├── NoteMalformed             a signed note (checkpoint) that is not well formed
+    │   ├── CheckpointMalformed       a checkpoint body that is not well formed
+    │   ├── ProofInvalid              an inclusion or consistency proof that does not hold
+    │   ├── LedgerTampered            stored ledger data differs from what was signed
+    │   └── BundleInvalid             an evidence bundle that does not verify
     ├── NotFoundError                 something named does not exist
     │   ├── WasteCodeUnknown          well-formed, but not in the given list edition
     │   ├── PartyNotFound             no such party, vehicle or checkpoint
@@ -40,6 +48,9 @@ from typing import ClassVar
 
 __all__ = [
     "AlreadyRegistered",
+    "BundleInvalid",
+    "ChainBroken",
+    "CheckpointMalformed",
     "ConfigurationError",
     "ConflictError",
     "ContainerNotFound",
@@ -47,6 +58,8 @@ __all__ = [
     "CreditCodeInvalid",
     "CustodyError",
     "DigitalIdInvalid",
+    "EventMalformed",
+    "EventsRefused",
     "EvidenceError",
     "InputError",
     "KeyNotValidAtIssue",
@@ -55,10 +68,13 @@ __all__ = [
     "KeyUnknown",
     "LabelMalformed",
     "LabelSchemaUnsupported",
+    "LedgerTampered",
     "NotALabel",
     "NotFoundError",
+    "NoteMalformed",
     "PartyNotFound",
     "PlateInvalid",
+    "ProofInvalid",
     "RecordInvalid",
     "SignatureInvalid",
     "SigningKeyMissing",
@@ -140,6 +156,14 @@ class CoordinateInvalid(InputError):
     code = "coordinate-invalid"
     title = "Invalid coordinate"
     title_zh = "坐标无效"
+
+
+class EventsRefused(InputError):
+    """A batch of events with bad ones in it; the context lists each by position."""
+
+    code = "events-refused"
+    title = "Events refused"
+    title_zh = "事件被拒收"
 
 
 class RecordInvalid(InputError):
@@ -235,6 +259,62 @@ class TrustBundleInvalid(EvidenceError):
     code = "trust-bundle-invalid"
     title = "Invalid trust bundle"
     title_zh = "信任列表无效"
+
+
+class EventMalformed(EvidenceError):
+    """A custody event whose encoding or fields are broken."""
+
+    code = "event-malformed"
+    title = "Malformed custody event"
+    title_zh = "交接事件格式错误"
+
+
+class ChainBroken(EvidenceError):
+    """An event's back link names no earlier entry of the same container."""
+
+    code = "chain-broken"
+    title = "Broken container chain"
+    title_zh = "容器记录链断裂"
+
+
+class NoteMalformed(EvidenceError):
+    """A signed note that is not well formed."""
+
+    code = "note-malformed"
+    title = "Malformed signed note"
+    title_zh = "签名注记格式错误"
+
+
+class CheckpointMalformed(EvidenceError):
+    """A log checkpoint body that is not well formed."""
+
+    code = "checkpoint-malformed"
+    title = "Malformed log checkpoint"
+    title_zh = "日志检查点格式错误"
+
+
+class ProofInvalid(EvidenceError):
+    """An inclusion or consistency proof that does not hold."""
+
+    code = "proof-invalid"
+    title = "Invalid Merkle proof"
+    title_zh = "默克尔证明无效"
+
+
+class LedgerTampered(EvidenceError):
+    """Stored ledger data differs from what was hashed and signed: altered after the fact."""
+
+    code = "ledger-tampered"
+    title = "Ledger tampered with"
+    title_zh = "账本数据被篡改"
+
+
+class BundleInvalid(EvidenceError):
+    """An evidence bundle that does not verify."""
+
+    code = "bundle-invalid"
+    title = "Evidence bundle does not verify"
+    title_zh = "证据包核验未通过"
 
 
 class NotFoundError(CustodyError):

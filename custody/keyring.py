@@ -60,6 +60,17 @@ class Keyring:
         record, sealed = found
         return self._open(record, sealed)
 
+    def log_key(self) -> SigningKey:
+        """The ledger's checkpoint key (``custody/log/1``), made on first use."""
+        try:
+            return self.active(SYSTEM_OWNER, KeyRole.LOG)
+        except SigningKeyMissing:
+            self.root()
+            try:
+                return self.create(SYSTEM_OWNER, KeyRole.LOG, validity=ROOT_VALIDITY)
+            except AlreadyRegistered:
+                return self.active(SYSTEM_OWNER, KeyRole.LOG)  # made by another process
+
     def create(
         self,
         owner: str,

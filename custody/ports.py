@@ -6,9 +6,11 @@ fakes in ``tests/fakes`` implement them too, and one contract test holds both to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from datetime import date, datetime
 
     from custody.containers import Container
@@ -22,7 +24,19 @@ if TYPE_CHECKING:
         Vehicle,
     )
 
-__all__ = ["ContainerStore", "IssuedLabel", "KeyStore", "RegistryStore"]
+__all__ = [
+    "AppendBatch",
+    "ChainFlag",
+    "ContainerStore",
+    "IssuedLabel",
+    "KeyStore",
+    "LedgerState",
+    "LedgerStore",
+    "LedgerWriter",
+    "NewEntry",
+    "RegistryStore",
+    "StoredEntry",
+]
 
 
 class RegistryStore(Protocol):
@@ -152,4 +166,120 @@ class KeyStore(Protocol):
 
     def latest_bundle(self) -> tuple[int, bytes] | None:
         """The newest bundle's version and signed bytes, if any."""
+        ...
+
+
+class LedgerState(NamedTuple):
+    """The log as its last append left it."""
+
+    size: int
+    peaks: list[bytes]  # compact range: perfect subtree roots, largest first
+    checkpoint: bytes | None  # the latest signed checkpoint note
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """A ledger entry about to be written."""
+
+    index: int
+    event_id: str
+    event_hash: bytes
+    entry: bytes  # the leaf data, hashed and stored exactly as is
+    leaf_hash: bytes
+    containers: tuple[str, ...]
+    received_at: datetime
+    device: str
+    counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """A ledger entry as stored."""
+
+    index: int
+    event_id: str
+    event_hash: bytes
+    entry: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFlag:
+    """A container chain anomaly: the ledger keeps what happened and says what is odd."""
+
+    kind: str  # "fork" or "unknown-predecessor"
+    container: str
+    index: int
+    claimed: bytes  # the predecessor the event claimed
+    head: bytes  # what the ledger held as the container's latest event
+
+
+class AppendBatch(NamedTuple):
+    """Everything one append writes, together."""
+
+    entries: list[NewEntry]
+    nodes: list[tuple[int, int, bytes]]  # new perfect subtrees (lo, hi, hash)
+    heads: dict[str, bytes]  # containers whose latest event changed
+    flags: list[ChainFlag]
+    state: LedgerState  # size, compact range and the newly signed checkpoint
+    root: bytes
+
+
+class LedgerWriter(Protocol):
+    """The exclusive append transaction: one writer at a time, all or nothing."""
+
+    def state(self) -> LedgerState:
+        """Size, compact range and latest checkpoint, read under the lock."""
+        ...
+
+    def existing(self, event_ids: list[str]) -> dict[str, StoredEntry]:
+        """Entries already holding any of these event ids."""
+        ...
+
+    def heads(self, containers: list[str]) -> dict[str, bytes]:
+        """The event hash of each container's latest entry (absent: none yet)."""
+        ...
+
+    def known(self, container: str, event_hashes: list[bytes]) -> set[bytes]:
+        """Which of these event hashes are entries of ``container``."""
+        ...
+
+    def write(self, batch: AppendBatch) -> None:
+        """Write everything one append made, to commit with the transaction."""
+        ...
+
+
+class LedgerStore(Protocol):
+    """Storage of the custody ledger. Reads see committed data only."""
+
+    def writer(self) -> AbstractContextManager[LedgerWriter]:
+        """Begin the exclusive append transaction; commit on clean exit."""
+        ...
+
+    def state(self) -> LedgerState:
+        """The committed state."""
+        ...
+
+    def subtree(self, lo: int, hi: int) -> bytes:
+        """The stored hash of the perfect subtree over leaves ``lo..hi-1``."""
+        ...
+
+    def entry(self, index: int) -> StoredEntry | None:
+        """The entry at ``index``."""
+        ...
+
+    def entries(self, start: int, stop: int) -> list[StoredEntry]:
+        """Entries ``start..stop-1`` in order."""
+        ...
+
+    def container_entries(self, container: str) -> list[StoredEntry]:
+        """Every entry naming ``container``, in log order."""
+        ...
+
+    def checkpoints(self) -> list[tuple[int, bytes, bytes]]:
+        """Every signed checkpoint as ``(size, root, note)``, by size."""
+        ...
+
+    def flags(self) -> list[ChainFlag]:
+        """Every chain anomaly recorded, in log order."""
         ...

@@ -11,7 +11,10 @@ from sqlalchemy.engine import make_url
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
-__all__ = ["make_engine", "normalise_url"]
+__all__ = ["SQLITE_IMMEDIATE", "make_engine", "normalise_url"]
+
+#: Execution option: start SQLite transactions with BEGIN IMMEDIATE (take the write lock now).
+SQLITE_IMMEDIATE = "custody_sqlite_immediate"
 
 
 def normalise_url(url: str) -> URL:
@@ -49,6 +52,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:  # noqa: ANN401  # SQLAlchemy passes its Connection
-        connection.exec_driver_sql("BEGIN")
+        # Writers that must not interleave (the ledger) ask for the write lock up front.
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

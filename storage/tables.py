@@ -15,6 +15,13 @@ __all__ = [
     "CheckpointRow",
     "ContainerRow",
     "LabelRow",
+    "LedgerCheckpointRow",
+    "LedgerContainerRow",
+    "LedgerEntryRow",
+    "LedgerFlagRow",
+    "LedgerHeadRow",
+    "LedgerNodeRow",
+    "LedgerStateRow",
     "LicenceRow",
     "PartyRow",
     "PermitRow",
@@ -167,3 +174,85 @@ class LabelRow(SQLModel, table=True):
     issued_at: datetime
     text: str = Field(max_length=1000)
     recorded_at: datetime = Field(default_factory=_now)
+
+
+# -- the custody ledger -------------------------------------------------------------------------
+
+
+class LedgerEntryRow(SQLModel, table=True):
+    """One log entry: the exact leaf data and its hashes. Never updated, never deleted."""
+
+    __tablename__ = "ledger_entry"
+
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    event_id: str = Field(max_length=36, unique=True)
+    event_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, index=True))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    entry: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime
+    device: str = Field(max_length=100)
+    counter: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LedgerContainerRow(SQLModel, table=True):
+    """Which entries name which container (a container's history, in log order)."""
+
+    __tablename__ = "ledger_container"
+
+    container: str = Field(primary_key=True, max_length=37)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    event_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LedgerHeadRow(SQLModel, table=True):
+    """The event hash of each container's latest entry."""
+
+    __tablename__ = "ledger_head"
+
+    container: str = Field(primary_key=True, max_length=37)
+    event_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LedgerNodeRow(SQLModel, table=True):
+    """A perfect subtree's hash, by level and position (leaves are level 0)."""
+
+    __tablename__ = "ledger_node"
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    position: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LedgerStateRow(SQLModel, table=True):
+    """The one row every append locks: size, compact range and latest signed checkpoint."""
+
+    __tablename__ = "ledger_state"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    peaks: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    checkpoint: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+
+
+class LedgerCheckpointRow(SQLModel, table=True):
+    """Every checkpoint the log signed."""
+
+    __tablename__ = "ledger_checkpoint"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signed_at: datetime = Field(default_factory=_now)
+
+
+class LedgerFlagRow(SQLModel, table=True):
+    """A container chain anomaly recorded at append time (fork, unknown predecessor)."""
+
+    __tablename__ = "ledger_flag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    container: str = Field(max_length=37, index=True)
+    idx: int = Field(sa_column=Column(BigInteger, nullable=False))
+    claimed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    head: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

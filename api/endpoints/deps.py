@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -9,10 +10,12 @@ from sqlmodel import Session
 
 from custody.containers import Containers
 from custody.keyring import Keyring
+from custody.ledger import Ledger
 from custody.registry import Registry
 from labels.issuing import LabelIssuer
 from storage.container_store import SqlContainerStore
 from storage.key_store import SqlKeyStore
+from storage.ledger_store import SqlLedgerStore
 from storage.registry_store import SqlRegistryStore
 
 if TYPE_CHECKING:
@@ -22,6 +25,7 @@ __all__ = [
     "ContainersDep",
     "IssuerDep",
     "KeyringDep",
+    "LedgerDep",
     "RegistryDep",
     "SessionDep",
     "get_session",
@@ -66,3 +70,22 @@ def _issuer(
 
 
 IssuerDep = Annotated[LabelIssuer, Depends(_issuer)]
+
+
+_LEDGER_LOCK = threading.Lock()
+
+
+def _ledger(request: Request) -> Ledger:
+    """The app's one ledger, opened on first use (its log key is made then if need be)."""
+    state = request.app.state
+    with _LEDGER_LOCK:
+        if getattr(state, "ledger", None) is None:
+            with Session(state.engine) as session:
+                log_key = Keyring(SqlKeyStore(session), state.kek).log_key()
+            store = SqlLedgerStore(state.engine)
+            state.ledger = Ledger(store, log_key, state.settings.log_origin)
+        ledger: Ledger = state.ledger
+    return ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(_ledger)]

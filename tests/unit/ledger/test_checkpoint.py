@@ -36,11 +36,13 @@ from custody.checkpoint import (
     verify_cosignature,
 )
 from custody.errors import (
+    CheckpointMalformed,
     ConfigurationError,
     CustodyError,
     EvidenceError,
     InputError,
     KeyUnknown,
+    NoteMalformed,
     SignatureInvalid,
 )
 from custody.keys import KeyRole, SigningKey, VerifierKey, key_id
@@ -174,7 +176,7 @@ URLSAFE_ROOT = base64.urlsafe_b64encode(bytes([0xFB]) * 32).decode()  # '-' and 
 def test_malformed_checkpoint_rejected(body: bytes) -> None:
     with pytest.raises(EvidenceError, match="malformed checkpoint") as caught:
         Checkpoint.parse_body(body)
-    assert type(caught.value) is EvidenceError
+    assert type(caught.value) is CheckpointMalformed
     assert caught.value.zh.startswith("日志检查点格式错误")
 
 
@@ -281,7 +283,7 @@ def test_more_than_100_signatures_is_malformed() -> None:
     for verifiers in ([PETER], []):
         with pytest.raises(EvidenceError, match="more than the 100") as caught:
             open_note(note, verifiers)
-        assert type(caught.value) is EvidenceError
+        assert type(caught.value) is NoteMalformed
     assert open_note(TEXT + b"\n" + PETER_SIG * MAX_SIGNATURES, [PETER]) == (TEXT, [PETER])
 
 
@@ -309,7 +311,7 @@ def test_more_than_100_signatures_is_malformed() -> None:
 def test_malformed_note_rejected(note: bytes) -> None:
     with pytest.raises(EvidenceError, match="malformed signed note") as caught:
         open_note(note, [PETER])
-    assert type(caught.value) is EvidenceError
+    assert type(caught.value) is NoteMalformed
 
 
 def test_misnamed_signature_is_just_unknown() -> None:

@@ -1,0 +1,334 @@
+"""Custody events: what happened to which containers, who says so, and when they claim it did.
+
+Modelled on GS1 EPCIS 2.0 and its Core Business Vocabulary (business step, disposition, read
+point), with what custody evidence needs on top: the acting party and its device, the device's
+monotonic counter, a client-made event id (so a retry is recognised), and for every container
+the event hash (SHA-256 of the signed bytes) of its previous event, so each container's
+history can be walked back and a fork is visible. The design note suggested the previous
+*leaf* hash; but a leaf holds the server's receive time, which an offline scanner cannot know,
+so it could not chain two scans made in the mountains. The event hash it can.
+
+The device signs the event's deterministic CBOR as a COSE_Sign1. Those exact bytes are stored
+and hashed; nothing is ever re-serialised before hashing.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import cbor2
+
+from custody import _cose
+from custody.credit_code import parse_credit_code
+from custody.digital_id import parse_digital_id
+from custody.errors import CustodyError, EventMalformed, KeyOwnerMismatch
+from custody.keys import KeyRole
+from custody.plates import parse_plate
+
+if TYPE_CHECKING:
+    from custody.keys import PublicKeyRecord, SigningKey
+    from custody.trust import TrustBundle
+
+__all__ = [
+    "NO_PREVIOUS",
+    "CustodyEvent",
+    "Mass",
+    "MassSource",
+    "SignedEvent",
+    "Step",
+    "event_hash",
+    "read_event",
+    "sign_event",
+    "verify_event",
+]
+
+SCHEMA_VERSION = 1
+NO_PREVIOUS = bytes(32)
+MAX_CONTAINERS = 1000
+MAX_EVENT_BYTES = 65_535  # entries are length-prefixed with 16 bits in tile bundles
+_TEXT = re.compile(r"[^\x00-\x1f\x7f]{0,200}")
+
+
+class Step(enum.StrEnum):
+    """The business step of an event (names after GS1 CBV 2.0 where it has one)."""
+
+    COMMISSIONING = "commissioning"  # filled and labelled at the generator
+    PACKING = "packing"  # sealed
+    LOADING = "loading"  # put on a vehicle: generator hands over to transporter
+    DEPARTING = "departing"
+    PASSING = "passing"  # seen at a road checkpoint (CBV: transporting)
+    ARRIVING = "arriving"
+    RECEIVING = "receiving"  # accepted by the disposer, usually weighed
+    REJECTING = "rejecting"  # refused by the disposer
+    STORING = "storing"
+    REPACKING = "repacking"  # contents moved into another container
+    CONSOLIDATING = "consolidating"  # several containers into one parent
+    DESTROYING = "destroying"  # treated or destroyed: the end of the container
+    RETURNING = "returning"  # sent back to the generator
+
+    @property
+    def disposition(self) -> str:
+        """The CBV disposition the step leaves the containers in."""
+        return _DISPOSITIONS[self]
+
+
+_DISPOSITIONS = {
+    Step.COMMISSIONING: "active",
+    Step.PACKING: "container_closed",
+    Step.LOADING: "in_transit",
+    Step.DEPARTING: "in_transit",
+    Step.PASSING: "in_transit",
+    Step.ARRIVING: "in_transit",
+    Step.RECEIVING: "in_progress",
+    Step.REJECTING: "non_conformant",
+    Step.STORING: "in_progress",
+    Step.REPACKING: "active",
+    Step.CONSOLIDATING: "active",
+    Step.DESTROYING: "destroyed",
+    Step.RETURNING: "returned",
+}
+
+
+class MassSource(enum.StrEnum):
+    """Where a mass comes from: weight is evidence, so its source is part of it."""
+
+    DECLARED = "declared"
+    WEIGHBRIDGE = "weighbridge"
+    SCALE = "scale"
+
+
+@dataclass(frozen=True, slots=True)
+class Mass:
+    """A mass in grams and how it was obtained."""
+
+    grams: int
+    source: MassSource
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.grams <= 100_000_000:
+            raise _bad(f"mass {self.grams} g is outside 0-100 t")
+        object.__setattr__(self, "source", MassSource(self.source))
+
+
+def _bad(reason: str) -> EventMalformed:
+    return EventMalformed(
+        f"malformed custody event: {reason}", zh="交接事件格式错误", reason=reason
+    )
+
+
+def _utc_ms(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise _bad("event time needs a time zone")
+    when = when.astimezone(UTC)
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyEvent:
+    """One custody event, valid by construction."""
+
+    event_id: str
+    step: Step
+    containers: tuple[str, ...]
+    party: str
+    device: str
+    counter: int
+    event_time: datetime
+    prev: tuple[bytes, ...]
+    parent: str | None = None
+    counterparty: str | None = None
+    read_point: str | None = None
+    location: tuple[float, float] | None = None
+    vehicle: str | None = None
+    manifest: str | None = None
+    mass: Mass | None = None
+    photos: tuple[bytes, ...] = ()
+    note: str = ""
+    _cbor: bytes = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:  # noqa: C901, PLR0912  # one check per field, in order
+        try:
+            object.__setattr__(self, "event_id", str(uuid.UUID(self.event_id)))
+            object.__setattr__(self, "step", Step(self.step))
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        if not 1 <= len(self.containers) <= MAX_CONTAINERS:
+            raise _bad(f"an event names 1-{MAX_CONTAINERS} containers")
+        try:
+            ids = tuple(parse_digital_id(c).text for c in self.containers)
+            object.__setattr__(self, "party", parse_credit_code(self.party).text)
+            if self.counterparty is not None:
+                object.__setattr__(self, "counterparty", parse_credit_code(self.counterparty).text)
+            if self.parent is not None:
+                object.__setattr__(self, "parent", parse_digital_id(self.parent).text)
+            if self.vehicle is not None:
+                object.__setattr__(self, "vehicle", parse_plate(self.vehicle).text)
+        except CustodyError as exc:
+            raise _bad(exc.message) from exc
+        if len(set(ids)) != len(ids):
+            raise _bad("a container is named twice")
+        object.__setattr__(self, "containers", ids)
+        if len(self.prev) != len(ids) or any(len(p) != 32 for p in self.prev):
+            raise _bad("one 32-byte previous-entry hash per container")
+        if not 0 <= self.counter < 2**63:
+            raise _bad("device counter out of range")
+        object.__setattr__(self, "event_time", _utc_ms(self.event_time))
+        if self.location is not None:
+            lat, lon = self.location
+            finite = math.isfinite(lat) and math.isfinite(lon)
+            if not (finite and abs(lat) <= 90 and abs(lon) <= 180):
+                raise _bad(f"location {self.location} is not a WGS-84 coordinate")
+        if any(len(p) != 32 for p in self.photos):
+            raise _bad("photo hashes are SHA-256 (32 bytes)")
+        for name in ("device", "read_point", "manifest", "note"):
+            value = getattr(self, name)
+            if value is not None and not _TEXT.fullmatch(value):
+                raise _bad(f"{name} must be up to 200 printable characters")
+        object.__setattr__(self, "_cbor", self._encode())
+        if len(self._cbor) > MAX_EVENT_BYTES - 200:
+            raise _bad("event too large")
+
+    @classmethod
+    def new(cls, **fields: object) -> CustodyEvent:
+        """An event with a fresh random event id (what a device does when it scans)."""
+        return cls(event_id=str(uuid.uuid4()), **fields)  # type: ignore[arg-type]
+
+    def prev_of(self, container: str) -> bytes:
+        """The previous-entry hash this event claims for ``container``."""
+        return self.prev[self.containers.index(container)]
+
+    def to_cbor(self) -> bytes:
+        """Deterministic CBOR (RFC 8949 core deterministic encoding): the signed payload."""
+        return self._cbor
+
+    def _encode(self) -> bytes:
+        body: dict[str, object] = {
+            "v": SCHEMA_VERSION,
+            "id": self.event_id,
+            "step": self.step.value,
+            "c": list(self.containers),
+            "prev": list(self.prev),
+            "party": self.party,
+            "dev": self.device,
+            "ctr": self.counter,
+            "t": int(self.event_time.timestamp() * 1000),
+        }
+        optional: dict[str, object] = {
+            "parent": self.parent,
+            "cp": self.counterparty,
+            "rp": self.read_point,
+            "loc": list(self.location) if self.location else None,
+            "veh": self.vehicle,
+            "mf": self.manifest,
+            "mass": [self.mass.grams, self.mass.source.value] if self.mass else None,
+            "ph": list(self.photos) or None,
+            "note": self.note or None,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return cbor2.dumps(body, canonical=True)
+
+    @classmethod
+    def from_cbor(cls, data: bytes) -> CustodyEvent:
+        """Read an event payload; raise ``EventMalformed`` saying what is wrong."""
+        try:
+            body = cbor2.loads(data)
+        except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as exc:
+            raise _bad(f"not CBOR: {exc}") from None
+        if not isinstance(body, Mapping) or body.get("v") != SCHEMA_VERSION:
+            raise _bad("not a schema 1 custody event")
+        try:
+            mass = body.get("mass")
+            event = cls(
+                event_id=body["id"],
+                step=body["step"],
+                containers=tuple(body["c"]),
+                prev=tuple(body["prev"]),
+                party=body["party"],
+                device=body["dev"],
+                counter=body["ctr"],
+                event_time=datetime.fromtimestamp(body["t"] / 1000, UTC),
+                parent=body.get("parent"),
+                counterparty=body.get("cp"),
+                read_point=body.get("rp"),
+                location=tuple(body["loc"]) if "loc" in body else None,
+                vehicle=body.get("veh"),
+                manifest=body.get("mf"),
+                mass=Mass(mass[0], mass[1]) if mass is not None else None,
+                photos=tuple(body.get("ph", ())),
+                note=body.get("note", ""),
+            )
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError, OSError) as exc:
+            raise _bad(f"field out of shape: {exc!r}") from None
+        if event.to_cbor() != data:
+            raise _bad("payload is not in deterministic encoding")
+        return event
+
+
+@dataclass(frozen=True, slots=True)
+class SignedEvent:
+    """An event with the exact COSE_Sign1 bytes its device signed."""
+
+    event: CustodyEvent
+    message: bytes
+    kid: bytes
+
+    @property
+    def event_hash(self) -> bytes:
+        """SHA-256 of the signed bytes: what the next event of a container links back to."""
+        return event_hash(self.message)
+
+
+def event_hash(message: bytes) -> bytes:
+    """SHA-256 of a signed event's bytes."""
+    return hashlib.sha256(message).digest()
+
+
+def sign_event(event: CustodyEvent, key: SigningKey) -> bytes:
+    """The event signed by a device key: COSE_Sign1 bytes to send and to store as they are."""
+    return _cose.sign1(event.to_cbor(), key.private_key, key.kid)
+
+
+def read_event(message: bytes) -> tuple[_cose.Sign1, SignedEvent]:
+    """Parse signed event bytes without trusting them."""
+    if len(message) > MAX_EVENT_BYTES:
+        raise _bad(f"signed event of {len(message)} bytes exceeds {MAX_EVENT_BYTES}")
+    try:
+        sign1 = _cose.parse_sign1(message)
+    except _cose.CoseStructureError as exc:
+        raise _bad(str(exc)) from None
+    event = CustodyEvent.from_cbor(sign1.payload)
+    return sign1, SignedEvent(event, message, sign1.kid)
+
+
+def verify_event(message: bytes, bundle: TrustBundle) -> tuple[SignedEvent, PublicKeyRecord]:
+    """Check a signed event against the trust bundle: a device key of the acting party.
+
+    The key must be valid at the time the event claims; that time is the device's word,
+    the server's receive time is what orders the log.
+    """
+    sign1, signed = read_event(message)
+    record = bundle.verify(sign1, signed.event.event_time, KeyRole.DEVICE)
+    if record.owner != signed.event.party:
+        raise KeyOwnerMismatch(
+            f"event says party {signed.event.party} acted, but {record.owner}'s device "
+            f"{record.name} signed it",
+            zh=f"事件所载单位为 {signed.event.party}，签名设备 {record.name} 却属于 {record.owner}",
+            key=record.name,
+        )
+    if record.name != signed.event.device:
+        raise _bad(f"event names device {signed.event.device} but {record.name} signed it")
+    return signed, record
+
+
+def container_ids(events: Sequence[CustodyEvent]) -> set[str]:
+    """Every container the events name (parents included)."""
+    found = {c for e in events for c in e.containers}
+    return found | {e.parent for e in events if e.parent}

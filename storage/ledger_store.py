@@ -1,0 +1,212 @@
+"""The custody ledger in SQL, behind :class:`custody.ports.LedgerStore`.
+
+One appender at a time: on PostgreSQL the append transaction locks the single
+``ledger_state`` row (``SELECT ... FOR UPDATE``); on SQLite it starts with ``BEGIN IMMEDIATE``.
+Everything an append writes (entries, nodes, heads, flags, state, checkpoint) commits
+together or not at all, and rows are inserted in bulk, so a batch costs one lock and one
+commit. Entries are never updated or deleted by this code.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from custody.errors import AlreadyRegistered, StorageError
+from custody.ports import AppendBatch, ChainFlag, LedgerState, StoredEntry
+from storage.engine import SQLITE_IMMEDIATE
+from storage.tables import (
+    LedgerCheckpointRow,
+    LedgerContainerRow,
+    LedgerEntryRow,
+    LedgerFlagRow,
+    LedgerHeadRow,
+    LedgerNodeRow,
+    LedgerStateRow,
+    metadata,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["SqlLedgerStore"]
+
+# Core tables rather than ORM objects: appends insert in bulk with executemany.
+_ENTRY = metadata.tables[LedgerEntryRow.__tablename__]
+_CONTAINER = metadata.tables[LedgerContainerRow.__tablename__]
+_HEAD = metadata.tables[LedgerHeadRow.__tablename__]
+_NODE = metadata.tables[LedgerNodeRow.__tablename__]
+_STATE = metadata.tables[LedgerStateRow.__tablename__]
+_CHECKPOINT = metadata.tables[LedgerCheckpointRow.__tablename__]
+_FLAG = metadata.tables[LedgerFlagRow.__tablename__]
+_ENTRY_COLUMNS = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c.entry,
+                  _ENTRY.c.leaf_hash)  # fmt: skip
+
+
+def _level(lo: int, hi: int) -> tuple[int, int]:
+    width = hi - lo
+    level = width.bit_length() - 1
+    if width != 1 << level or lo % width:
+        raise StorageError(f"{lo}..{hi} is not a perfect subtree", zh="不是完整子树")
+    return level, lo >> level
+
+
+def _peaks(blob: bytes) -> list[bytes]:
+    return [blob[i : i + 32] for i in range(0, len(blob), 32)]
+
+
+def _stored(row: Any) -> StoredEntry:  # noqa: ANN401  # a SQLAlchemy Row
+    return StoredEntry(row.idx, row.event_id, bytes(row.event_hash), bytes(row.entry),
+                       bytes(row.leaf_hash))  # fmt: skip
+
+
+class SqlLedgerStore:
+    """The ledger's tables on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def writer(self) -> Iterator[_SqlWriter]:
+        try:
+            with (
+                self._engine.connect().execution_options(**{SQLITE_IMMEDIATE: True}) as conn,
+                conn.begin(),
+            ):
+                writer = _SqlWriter(conn, lock=self._postgres)
+                yield writer
+        except IntegrityError as exc:
+            raise AlreadyRegistered(
+                "a concurrent append wrote the same entry first", zh="并发追加冲突，请重试"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"the ledger append failed and was rolled back: {exc.__class__.__name__}",
+                zh="账本追加失败，已回滚",
+            ) from exc
+
+    def _read(self, query: Any) -> list[Any]:  # noqa: ANN401  # SQLAlchemy statements
+        try:
+            with self._engine.connect() as conn:
+                return list(conn.execute(query))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reading the ledger failed: {exc}", zh="读取账本失败") from exc
+
+    def state(self) -> LedgerState:
+        (row,) = self._read(select(_STATE).where(_STATE.c.id == 1))
+        return LedgerState(row.size, _peaks(bytes(row.peaks)),
+                           None if row.checkpoint is None else bytes(row.checkpoint))  # fmt: skip
+
+    def subtree(self, lo: int, hi: int) -> bytes:
+        level, position = _level(lo, hi)
+        rows = self._read(
+            select(_NODE.c.hash).where(_NODE.c.level == level, _NODE.c.position == position)
+        )
+        if not rows:
+            raise StorageError(f"no stored subtree {lo}..{hi}", zh="缺少子树节点")
+        return bytes(rows[0].hash)
+
+    def entry(self, index: int) -> StoredEntry | None:
+        rows = self._read(select(*_ENTRY_COLUMNS).where(_ENTRY.c.idx == index))
+        return _stored(rows[0]) if rows else None
+
+    def entries(self, start: int, stop: int) -> list[StoredEntry]:
+        query = (
+            select(*_ENTRY_COLUMNS)
+            .where(_ENTRY.c.idx >= start, _ENTRY.c.idx < stop)
+            .order_by(_ENTRY.c.idx)
+        )
+        return [_stored(row) for row in self._read(query)]
+
+    def container_entries(self, container: str) -> list[StoredEntry]:
+        query = (
+            select(*_ENTRY_COLUMNS)
+            .join(_CONTAINER, _CONTAINER.c.idx == _ENTRY.c.idx)
+            .where(_CONTAINER.c.container == container)
+            .order_by(_ENTRY.c.idx)
+        )
+        return [_stored(row) for row in self._read(query)]
+
+    def checkpoints(self) -> list[tuple[int, bytes, bytes]]:
+        query = select(_CHECKPOINT.c.size, _CHECKPOINT.c.root, _CHECKPOINT.c.note).order_by(
+            _CHECKPOINT.c.size
+        )
+        return [(r.size, bytes(r.root), bytes(r.note)) for r in self._read(query)]
+
+    def flags(self) -> list[ChainFlag]:
+        query = select(_FLAG).order_by(_FLAG.c.idx, _FLAG.c.id)
+        return [ChainFlag(r.kind, r.container, r.idx, bytes(r.claimed), bytes(r.head))
+                for r in self._read(query)]  # fmt: skip
+
+
+class _SqlWriter:
+    """Inside the append transaction; the lock is taken before anything is read."""
+
+    def __init__(self, conn: Connection, *, lock: bool) -> None:
+        self._conn = conn
+        query = select(_STATE).where(_STATE.c.id == 1)
+        (self._row,) = conn.execute(query.with_for_update() if lock else query)
+
+    def state(self) -> LedgerState:
+        row = self._row
+        return LedgerState(row.size, _peaks(bytes(row.peaks)),
+                           None if row.checkpoint is None else bytes(row.checkpoint))  # fmt: skip
+
+    def existing(self, event_ids: list[str]) -> dict[str, StoredEntry]:
+        if not event_ids:
+            return {}
+        rows = self._conn.execute(select(*_ENTRY_COLUMNS).where(_ENTRY.c.event_id.in_(event_ids)))
+        return {row.event_id: _stored(row) for row in rows}
+
+    def heads(self, containers: list[str]) -> dict[str, bytes]:
+        if not containers:
+            return {}
+        rows = self._conn.execute(select(_HEAD).where(_HEAD.c.container.in_(containers)))
+        return {row.container: bytes(row.event_hash) for row in rows}
+
+    def known(self, container: str, event_hashes: list[bytes]) -> set[bytes]:
+        query = select(_CONTAINER.c.event_hash).where(
+            _CONTAINER.c.container == container, _CONTAINER.c.event_hash.in_(event_hashes)
+        )
+        return {bytes(row.event_hash) for row in self._conn.execute(query)}
+
+    def write(self, batch: AppendBatch) -> None:
+        entries, nodes, heads, flags, state, root = batch
+        conn = self._conn
+        conn.execute(insert(_ENTRY), [
+            {"idx": e.index, "event_id": e.event_id, "event_hash": e.event_hash,
+             "leaf_hash": e.leaf_hash, "entry": e.entry, "received_at": e.received_at,
+             "device": e.device, "counter": e.counter}
+            for e in entries
+        ])  # fmt: skip
+        conn.execute(insert(_CONTAINER), [
+            {"container": c, "idx": e.index, "event_hash": e.event_hash}
+            for e in entries for c in e.containers
+        ])  # fmt: skip
+        conn.execute(insert(_NODE), [
+            {"level": level, "position": position, "hash": h}
+            for lo, hi, h in nodes for level, position in [_level(lo, hi)]
+        ])  # fmt: skip
+        if heads:
+            conn.execute(delete(_HEAD).where(_HEAD.c.container.in_(list(heads))))
+            conn.execute(
+                insert(_HEAD), [{"container": c, "event_hash": h} for c, h in heads.items()]
+            )
+        if flags:
+            conn.execute(insert(_FLAG), [
+                {"kind": f.kind, "container": f.container, "idx": f.index,
+                 "claimed": f.claimed, "head": f.head}
+                for f in flags
+            ])  # fmt: skip
+        conn.execute(
+            update(_STATE)
+            .where(_STATE.c.id == 1)
+            .values(size=state.size, peaks=b"".join(state.peaks), checkpoint=state.checkpoint)
+        )
+        conn.execute(insert(_CHECKPOINT).values(size=state.size, root=root, note=state.checkpoint))

@@ -1,0 +1,99 @@
+"""`custody ledger`, `custody evidence export` and `custody verify` on a real database file."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from api.cli import app
+from custody.events import Step
+from custody.keyring import Keyring
+from custody.ledger import Ledger
+from storage.engine import make_engine
+from storage.key_store import SqlKeyStore
+from storage.ledger_store import SqlLedgerStore
+from storage.migrate import upgrade
+from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
+from tests.ledger_fixtures import DEVICES, Scanner, drum
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+runner = CliRunner()
+KEK = "tests-only key-encryption key"
+
+
+@pytest.fixture
+def ledger_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("CUSTODY_DATABASE_URL", url)
+    monkeypatch.setenv("CUSTODY_KEY_ENCRYPTION_KEY", KEK)
+    monkeypatch.setenv("CUSTODY_LOG_ORIGIN", "custody.test/log")
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        keys = SqlKeyStore(session)
+        for device in DEVICES.values():
+            keys.insert_key(device.record, None)
+        keyring = Keyring(keys, KEK.encode())
+        keyring.publish()
+        ledger = Ledger(SqlLedgerStore(engine), keyring.log_key(), "custody.test/log")
+        gen, truck = Scanner(GENERATOR_CODE), Scanner(TRANSPORTER_CODE)
+        ledger.append(
+            [gen.scan(Step.COMMISSIONING, drum(1)), gen.scan(Step.COMMISSIONING, drum(2))]
+        )
+        truck.follow(gen)
+        ledger.append([truck.scan(Step.LOADING, drum(1), drum(2), minutes=30, vehicle="川A12345")])
+        (tmp_path / "log.pub").write_text(str(ledger.verifier))
+        (tmp_path / "root.pub").write_text(str(keyring.root().record.verifier_key))
+    engine.dispose()
+    return url
+
+
+def test_status_and_clean_audit(ledger_db: str) -> None:
+    status = runner.invoke(app, ["ledger", "status"])
+    assert status.exit_code == 0, status.output
+    assert "custody.test/log\n3\n" in status.output
+    audited = runner.invoke(app, ["ledger", "audit", "--workers", "1"])
+    assert audited.exit_code == 0, audited.output
+    assert "账本完好 Ledger intact" in audited.output
+
+
+def test_audit_exits_24_on_tampering(ledger_db: str) -> None:
+    engine = make_engine(ledger_db)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_entry SET entry = :e WHERE idx = 1"), {"e": b"\xa0"})
+    engine.dispose()
+    result = runner.invoke(app, ["ledger", "audit", "--workers", "1"])
+    assert result.exit_code == 24
+    assert "first at index 0" in result.output or "first at index 1" in result.output
+
+
+def test_export_then_verify_offline_with_pinned_keys(ledger_db: str, tmp_path: Path) -> None:
+    out = tmp_path / "evidence.json"
+    assert runner.invoke(app, ["evidence", "export", drum(1), "--out", str(out)]).exit_code == 0
+    result = runner.invoke(app, ["verify", str(out), "--root", str(tmp_path / "root.pub"),
+                                 "--log", str(tmp_path / "log.pub")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "证据包核验通过" in result.output
+    assert "loading" in result.output
+    assert "Warning" not in result.output
+
+
+def test_verify_warns_without_pins_and_fails_on_a_dropped_event(
+    ledger_db: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "evidence.json"
+    runner.invoke(app, ["evidence", "export", drum(1), "--out", str(out)])
+    assert "Warning" in runner.invoke(app, ["verify", str(out)]).output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    doc["entries"] = doc["entries"][1:]
+    out.write_text(json.dumps(doc), encoding="utf-8")
+    result = runner.invoke(app, ["verify", str(out)])
+    assert result.exit_code == 25
+    assert "chain" in result.output or "链" in result.output
