@@ -26,12 +26,14 @@ from api.schemas.registry import (
 )
 from api.secrets import key_encryption_key
 from api.settings import Settings
+from api.witness import witness_app
 from custody import errors
 from custody.audit import audit
 from custody.containers import Containers, ContainerType, NewContainer, PhysicalForm
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
 from custody.evidence import EvidenceBundle, export_container, verify_bundle
+from custody.export import epcis_document
 from custody.keyring import Keyring
 from custody.keys import KeyRole, VerifierKey
 from custody.ledger import Ledger
@@ -82,6 +84,7 @@ ledger_app = typer.Typer(help="交接账本 · The custody ledger.", no_args_is_
 evidence_app = typer.Typer(help="证据 · Evidence bundles for courts.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(witness_app, name="witness")
 
 #: Exit codes by the kind of failure, so scripts can tell them apart. Label verification
 #: gets one code per reason (documented in `custody label verify --help`).
@@ -619,6 +622,20 @@ def ledger_audit(
     for problem in report.problems[:50]:
         typer.echo(f"  #{problem.index} {problem.kind}: {problem.detail}", err=True)
     raise typer.Exit(EXIT_CODES[errors.LedgerTampered])
+
+
+@ledger_app.command("epcis")
+def ledger_epcis(
+    out: Annotated[Path, typer.Option(help="Where to write the EPCIS 2.0 JSON-LD document.")],
+    container: Annotated[str | None, typer.Option(help="Only this container.")] = None,
+) -> None:
+    """导出 EPCIS · Write ledger events as a GS1 EPCIS 2.0 document (derived, not signed)."""
+    with _ledger() as (ledger, _):
+        store = ledger.store
+        entries = (store.container_entries(container) if container
+                   else store.entries(0, store.state().size))  # fmt: skip
+        out.write_text(epcis_document(ledger, entries), encoding="utf-8")
+    typer.echo(f"{len(entries)} 个事件 events -> {out}")
 
 
 @evidence_app.command("export")

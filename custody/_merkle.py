@@ -363,16 +363,29 @@ def _largest_power_of_two_below(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def range_hash(lo: int, hi: int, subtree: SubtreeFn) -> bytes:
-    """MTH of leaves ``lo..hi-1`` from perfect subtrees (RFC 6962 splits keep them aligned)."""
+def range_hash(
+    lo: int, hi: int, subtree: SubtreeFn, memo: dict[tuple[int, int], bytes] | None = None
+) -> bytes:
+    """MTH of leaves ``lo..hi-1`` from perfect subtrees (RFC 6962 splits keep them aligned).
+
+    ``memo`` keeps ragged right-border hashes between calls: proofs for neighbouring leaves
+    of one tree share them.
+    """
     n = hi - lo
     if n & (n - 1) == 0:
         return subtree(lo, hi)
+    if memo is not None and (lo, hi) in memo:
+        return memo[lo, hi]
     k = _largest_power_of_two_below(n)
-    return node_hash(subtree(lo, lo + k), range_hash(lo + k, hi, subtree))
+    result = node_hash(subtree(lo, lo + k), range_hash(lo + k, hi, subtree, memo))
+    if memo is not None:
+        memo[lo, hi] = result
+    return result
 
 
-def inclusion_proof_by(index: int, size: int, subtree: SubtreeFn) -> list[bytes]:
+def inclusion_proof_by(
+    index: int, size: int, subtree: SubtreeFn, memo: dict[tuple[int, int], bytes] | None = None
+) -> list[bytes]:
     """``PATH(index, D[size])`` from stored subtree hashes, O(log size) look-ups."""
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
@@ -381,10 +394,10 @@ def inclusion_proof_by(index: int, size: int, subtree: SubtreeFn) -> list[bytes]
     while hi - lo > 1:
         k = _largest_power_of_two_below(hi - lo)
         if index < lo + k:
-            proof.append(range_hash(lo + k, hi, subtree))
+            proof.append(range_hash(lo + k, hi, subtree, memo))
             hi = lo + k
         else:
-            proof.append(range_hash(lo, lo + k, subtree))
+            proof.append(range_hash(lo, lo + k, subtree, memo))
             lo += k
     proof.reverse()
     return proof

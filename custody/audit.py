@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from custody import _merkle
 from custody.checkpoint import Checkpoint, open_note
 from custody.errors import CustodyError
-from custody.events import NO_PREVIOUS, verify_event
+from custody.events import NO_PREVIOUS, verified_links
 from custody.ledger import read_entry
 
 if TYPE_CHECKING:
@@ -71,12 +71,11 @@ def _verify_chunk(
     for index, entry in chunk:
         try:
             _, message = read_entry(entry)
-            signed, _ = verify_event(message, bundle)
+            digest, containers, prev = verified_links(message, bundle)
         except CustodyError as exc:
             out.append((index, f"{exc.code}: {exc.message}", b"", (), ()))
             continue
-        event = signed.event
-        out.append((index, "", signed.event_hash, event.containers, event.prev))
+        out.append((index, "", digest, containers, prev))
     return out
 
 

@@ -114,6 +114,7 @@ class Ledger:
         with self._store.writer() as writer:
             state = writer.state()
             self._check(state)
+            made = _peak_ranges(state)
             new, nodes, heads, flags, peaks, placed = self._extend(writer, state, events, when)
             if new:
                 size = state.size + len(new)
@@ -121,7 +122,7 @@ class Ledger:
                 note = sign_note(Checkpoint(self.origin, size, root).body(), self._key)
                 state = LedgerState(size, peaks, note)
                 writer.write(AppendBatch(new, nodes, heads, flags, state, root))
-                made = {(lo, hi): h for lo, hi, h in nodes}
+                made.update({(lo, hi): h for lo, hi, h in nodes})
         return self._receipts(placed, state, made)
 
     def _extend(  # the pieces of one append, returned together
@@ -206,6 +207,7 @@ class Ledger:
 
         if state.checkpoint is None:  # pragma: no cover  # nothing placed in an empty log
             return []
+        ragged: dict[tuple[int, int], bytes] = {}
         return [
             Receipt(
                 index=entry.index,
@@ -213,7 +215,7 @@ class Ledger:
                 event_hash=entry.event_hash,
                 leaf_hash=entry.leaf_hash,
                 size=state.size,
-                proof=tuple(_merkle.inclusion_proof_by(entry.index, state.size, subtree)),
+                proof=tuple(_merkle.inclusion_proof_by(entry.index, state.size, subtree, ragged)),
                 checkpoint=state.checkpoint,
                 duplicate=duplicate,
             )
@@ -248,6 +250,18 @@ class Ledger:
                 zh=f"无法提供从 {old_size} 到 {new_size} 的一致性证明",
             )
         return _merkle.consistency_proof_by(old_size, new_size, self._store.subtree)
+
+
+def _peak_ranges(state: LedgerState) -> dict[tuple[int, int], bytes]:
+    """The old peaks by leaf range: with the batch's new nodes they prove every new leaf."""
+    ranges: dict[tuple[int, int], bytes] = {}
+    lo, peaks = 0, iter(state.peaks)
+    for bit in reversed(range(state.size.bit_length())):
+        width = 1 << bit
+        if state.size & width:
+            ranges[lo, lo + width] = next(peaks)
+            lo += width
+    return ranges
 
 
 def _reused(event_id: str) -> ConflictError:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from custody.errors import AlreadyRegistered, StorageError
@@ -105,9 +107,12 @@ class SqlLedgerStore:
 
     def subtree(self, lo: int, hi: int) -> bytes:
         level, position = _level(lo, hi)
-        rows = self._read(
-            select(_NODE.c.hash).where(_NODE.c.level == level, _NODE.c.position == position)
-        )
+        if level == 0:  # a leaf: its hash is kept with the entry, not again as a node
+            rows = self._read(select(_ENTRY.c.leaf_hash.label("hash")).where(_ENTRY.c.idx == lo))
+        else:
+            rows = self._read(
+                select(_NODE.c.hash).where(_NODE.c.level == level, _NODE.c.position == position)
+            )
         if not rows:
             raise StorageError(f"no stored subtree {lo}..{hi}", zh="缺少子树节点")
         return bytes(rows[0].hash)
@@ -150,6 +155,7 @@ class _SqlWriter:
 
     def __init__(self, conn: Connection, *, lock: bool) -> None:
         self._conn = conn
+        self._upsert = postgresql_insert if lock else sqlite_insert
         query = select(_STATE).where(_STATE.c.id == 1)
         (self._row,) = conn.execute(query.with_for_update() if lock else query)
 
@@ -189,14 +195,20 @@ class _SqlWriter:
             {"container": c, "idx": e.index, "event_hash": e.event_hash}
             for e in entries for c in e.containers
         ])  # fmt: skip
-        conn.execute(insert(_NODE), [
-            {"level": level, "position": position, "hash": h}
-            for lo, hi, h in nodes for level, position in [_level(lo, hi)]
-        ])  # fmt: skip
+        inner = [(lo, hi, h) for lo, hi, h in nodes if hi - lo > 1]
+        if inner:
+            conn.execute(insert(_NODE), [
+                {"level": level, "position": position, "hash": h}
+                for lo, hi, h in inner for level, position in [_level(lo, hi)]
+            ])  # fmt: skip
         if heads:
-            conn.execute(delete(_HEAD).where(_HEAD.c.container.in_(list(heads))))
+            upsert = self._upsert(_HEAD)
             conn.execute(
-                insert(_HEAD), [{"container": c, "event_hash": h} for c, h in heads.items()]
+                upsert.on_conflict_do_update(
+                    index_elements=[_HEAD.c.container],
+                    set_={"event_hash": upsert.excluded.event_hash},
+                ),
+                [{"container": c, "event_hash": h} for c, h in heads.items()],
             )
         if flags:
             conn.execute(insert(_FLAG), [

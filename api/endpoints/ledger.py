@@ -13,6 +13,7 @@ from api.schemas.ledger import EventBatch, EventPublic, ReceiptPublic, ReceiptsP
 from custody.errors import CustodyError, EventsRefused
 from custody.events import SignedEvent, read_event, verify_event
 from custody.evidence import export_container
+from custody.export import epcis_document
 from custody.ledger import read_entry
 
 router = APIRouter(tags=["ledger"])
@@ -102,3 +103,13 @@ def container_evidence(digital_id: str, keyring: KeyringDep, ledger: LedgerDep) 
     name = f'attachment; filename="evidence-{digital_id}.json"'
     return Response(bundle.to_json(), media_type="application/json",
                     headers={"Content-Disposition": name})  # fmt: skip
+
+
+@router.get(
+    "/containers/{digital_id}/epcis",
+    responses={**_PROBLEMS, 200: {"content": {"application/ld+json": {}}}},
+)
+def container_epcis(digital_id: str, ledger: LedgerDep) -> Response:
+    """The container's events as a GS1 EPCIS 2.0 JSON-LD document (derived, not signed)."""
+    document = epcis_document(ledger, ledger.store.container_entries(digital_id))
+    return Response(document, media_type="application/ld+json")

@@ -111,3 +111,16 @@ def test_history_and_evidence_of_a_container(ledger_client: TestClient) -> None:
     assert len(report.events) == 2
     assert report.origin == "custody.test/log"
     assert open_note  # imported for the checkpoint parse above
+
+
+def test_epcis_of_a_container(ledger_client: TestClient) -> None:
+    gen = Scanner(GENERATOR_CODE)
+    _post(ledger_client, gen.scan(Step.COMMISSIONING, drum(1)), gen.scan(Step.PACKING, drum(1)))
+    response = ledger_client.get(f"/containers/{drum(1)}/epcis")
+    assert response.headers["content-type"].startswith("application/ld+json")
+    doc = response.json()
+    assert doc["type"] == "EPCISDocument"
+    assert [e["disposition"] for e in doc["epcisBody"]["eventList"]] == [
+        "active",
+        "container_closed",
+    ]

@@ -55,7 +55,8 @@ def ledger_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def test_status_and_clean_audit(ledger_db: str) -> None:
+@pytest.mark.usefixtures("ledger_db")
+def test_status_and_clean_audit() -> None:
     status = runner.invoke(app, ["ledger", "status"])
     assert status.exit_code == 0, status.output
     assert "custody.test/log\n3\n" in status.output
@@ -74,7 +75,8 @@ def test_audit_exits_24_on_tampering(ledger_db: str) -> None:
     assert "first at index 0" in result.output or "first at index 1" in result.output
 
 
-def test_export_then_verify_offline_with_pinned_keys(ledger_db: str, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("ledger_db")
+def test_export_then_verify_offline_with_pinned_keys(tmp_path: Path) -> None:
     out = tmp_path / "evidence.json"
     assert runner.invoke(app, ["evidence", "export", drum(1), "--out", str(out)]).exit_code == 0
     result = runner.invoke(app, ["verify", str(out), "--root", str(tmp_path / "root.pub"),
@@ -85,9 +87,8 @@ def test_export_then_verify_offline_with_pinned_keys(ledger_db: str, tmp_path: P
     assert "Warning" not in result.output
 
 
-def test_verify_warns_without_pins_and_fails_on_a_dropped_event(
-    ledger_db: str, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("ledger_db")
+def test_verify_warns_without_pins_and_fails_on_a_dropped_event(tmp_path: Path) -> None:
     out = tmp_path / "evidence.json"
     runner.invoke(app, ["evidence", "export", drum(1), "--out", str(out)])
     assert "Warning" in runner.invoke(app, ["verify", str(out)]).output
@@ -97,3 +98,15 @@ def test_verify_warns_without_pins_and_fails_on_a_dropped_event(
     result = runner.invoke(app, ["verify", str(out)])
     assert result.exit_code == 25
     assert "chain" in result.output or "链" in result.output
+
+
+@pytest.mark.usefixtures("ledger_db")
+def test_epcis_export_of_the_ledger_and_of_one_container(tmp_path: Path) -> None:
+    out = tmp_path / "epcis.json"
+    assert runner.invoke(app, ["ledger", "epcis", "--out", str(out)]).exit_code == 0
+    events = json.loads(out.read_text(encoding="utf-8"))["epcisBody"]["eventList"]
+    assert [e["bizStep"] for e in events] == ["commissioning", "commissioning", "loading"]
+    assert [e["wt:ledger"]["index"] for e in events] == [0, 1, 2]
+    runner.invoke(app, ["ledger", "epcis", "--container", drum(2), "--out", str(out)])
+    only = json.loads(out.read_text(encoding="utf-8"))["epcisBody"]["eventList"]
+    assert [e["wt:ledger"]["index"] for e in only] == [1, 2]

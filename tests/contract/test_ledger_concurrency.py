@@ -19,12 +19,12 @@ from custody.audit import audit
 from custody.events import Step
 from custody.ledger import Ledger
 from storage.engine import make_engine
-from storage.ledger_store import SqlLedgerStore
 from tests.conftest import GENERATOR_CODE
 from tests.ledger_fixtures import BUNDLE, LOG_KEY, ORIGIN, Scanner, drum
 
 if TYPE_CHECKING:
     from custody.ports import LedgerStore
+    from storage.ledger_store import SqlLedgerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,8 +41,8 @@ def _hammer(store: LedgerStore, writers: int, appends: int, batch: int) -> list[
         scanner.counter = w * 1_000_000
         try:
             for a in range(appends):
-                events = [scanner.scan(Step.COMMISSIONING, drum(1 + (w * appends + a) % 999), seed=b)
-                          for b in range(batch)]  # fmt: skip
+                container = drum(1 + (w * appends + a) % 999)
+                events = [scanner.scan(Step.COMMISSIONING, container, seed=b) for b in range(batch)]
                 receipts = ledger.append(events)
                 with lock:
                     acknowledged.extend(r.index for r in receipts)
