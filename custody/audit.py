@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from custody.keys import VerifierKey
-    from custody.ports import LedgerStore
+    from custody.ports import LedgerStore, StoredEntry
     from custody.trust import TrustBundle
 
 __all__ = ["AuditReport", "Problem", "audit"]
@@ -86,30 +86,51 @@ def audit(
     *,
     workers: int | None = None,
 ) -> AuditReport:
-    """Check everything; ``workers`` processes verify signatures (default: every core)."""
+    """Check everything; ``workers`` processes verify signatures (default: every core).
+
+    Entries are read once. Signature checks start in the worker processes at once, while
+    this process recomputes leaves and roots, so the two overlap.
+    """
     report = AuditReport()
-    state = store.state()
-    leaves = _leaves(store, state.size, report)
-    _check_checkpoints(store, log_key, leaves, report)
-    _check_events(store, state.size, bundle, workers or os.cpu_count() or 1, report)
+    size = store.state().size
+    entries = [
+        e
+        for start in range(0, size, _CHUNK)
+        for e in store.entries(start, min(size, start + _CHUNK))
+    ]
+    chunks = [
+        [(e.index, e.entry) for e in entries[i : i + _CHUNK]]
+        for i in range(0, len(entries), _CHUNK)
+    ]
+    processes = workers or os.cpu_count() or 1
+    if processes > 1 and len(chunks) > 1:
+        with ProcessPoolExecutor(max_workers=processes) as pool:
+            pending = pool.map(_verify_chunk, chunks, [bundle] * len(chunks))
+            leaves = _leaves(entries, size, report)
+            _check_checkpoints(store, log_key, leaves, report)
+            results = [r for part in pending for r in part]
+    else:
+        leaves = _leaves(entries, size, report)
+        _check_checkpoints(store, log_key, leaves, report)
+        results = [r for chunk in chunks for r in _verify_chunk(chunk, bundle)]
+    _check_chains(results, report)
     report.problems.sort(key=lambda p: p.index)
     return report
 
 
-def _leaves(store: LedgerStore, size: int, report: AuditReport) -> list[bytes]:
+def _leaves(entries: list[StoredEntry], size: int, report: AuditReport) -> list[bytes]:
     leaves: list[bytes] = []
-    for start in range(0, size, _CHUNK):
-        for entry in store.entries(start, min(size, start + _CHUNK)):
-            while len(leaves) < entry.index:  # a missing row: its leaf cannot be recomputed
-                report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
-                leaves.append(b"\0" * 32)
-            recomputed = _merkle.leaf_hash(entry.entry)
-            if recomputed != entry.leaf_hash:
-                report.problems.append(
-                    Problem(entry.index, "leaf-mismatch", "entry bytes do not hash to the leaf")
-                )
-            leaves.append(recomputed)
-            report.entries += 1
+    for entry in entries:
+        while len(leaves) < entry.index:  # a missing row: its leaf cannot be recomputed
+            report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
+            leaves.append(b"\0" * 32)
+        recomputed = _merkle.leaf_hash(entry.entry)
+        if recomputed != entry.leaf_hash:
+            report.problems.append(
+                Problem(entry.index, "leaf-mismatch", "entry bytes do not hash to the leaf")
+            )
+        leaves.append(recomputed)
+        report.entries += 1
     while len(leaves) < size:
         report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
         leaves.append(b"\0" * 32)
@@ -156,19 +177,10 @@ def _prefix_roots(leaves: list[bytes], sizes: Iterable[int]) -> dict[int, bytes]
     return roots
 
 
-def _check_events(
-    store: LedgerStore, size: int, bundle: TrustBundle, workers: int, report: AuditReport
+def _check_chains(
+    results: list[tuple[int, str, bytes, tuple[str, ...], tuple[bytes, ...]]],
+    report: AuditReport,
 ) -> None:
-    chunks = [
-        [(e.index, e.entry) for e in store.entries(start, min(size, start + _CHUNK))]
-        for start in range(0, size, _CHUNK)
-    ]
-    if workers > 1 and len(chunks) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = [r for part in pool.map(_verify_chunk, chunks, [bundle] * len(chunks))
-                       for r in part]  # fmt: skip
-    else:
-        results = [r for chunk in chunks for r in _verify_chunk(chunk, bundle)]
     heads: dict[str, set[bytes]] = {}
     latest: dict[str, bytes] = {}
     for index, error, digest, containers, prev in sorted(results):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import hashlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -47,6 +48,12 @@ class KeyRole(enum.StrEnum):
     DEVICE = "device"  # scan events, on a scanner
     LOG = "log"  # ledger checkpoints
     WITNESS = "witness"  # cosignatures on checkpoints
+
+
+@functools.lru_cache(maxsize=4096)
+def _load_public(public_key: bytes) -> Ed25519PublicKey:
+    # Loading a key costs as much as a verification; an audit verifies millions with a few keys.
+    return Ed25519PublicKey.from_public_bytes(public_key)
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -141,8 +148,8 @@ class PublicKeyRecord:
         return key_id(self.name, self.public_key)
 
     def verifier(self) -> Ed25519PublicKey:
-        """The public key as a verifier object."""
-        return Ed25519PublicKey.from_public_bytes(self.public_key)
+        """The public key as a verifier object (loaded once per key and process)."""
+        return _load_public(self.public_key)
 
     @property
     def verifier_key(self) -> VerifierKey:

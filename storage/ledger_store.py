@@ -12,11 +12,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from custody import _merkle
 from custody.errors import AlreadyRegistered, StorageError
 from custody.ports import AppendBatch, ChainFlag, LedgerState, StoredEntry
 from storage.engine import SQLITE_IMMEDIATE
@@ -25,7 +24,6 @@ from storage.tables import (
     LedgerContainerRow,
     LedgerEntryRow,
     LedgerFlagRow,
-    LedgerHeadRow,
     LedgerNodeRow,
     LedgerStateRow,
     metadata,
@@ -41,13 +39,17 @@ __all__ = ["SqlLedgerStore"]
 # Core tables rather than ORM objects: appends insert in bulk with executemany.
 _ENTRY = metadata.tables[LedgerEntryRow.__tablename__]
 _CONTAINER = metadata.tables[LedgerContainerRow.__tablename__]
-_HEAD = metadata.tables[LedgerHeadRow.__tablename__]
 _NODE = metadata.tables[LedgerNodeRow.__tablename__]
 _STATE = metadata.tables[LedgerStateRow.__tablename__]
 _CHECKPOINT = metadata.tables[LedgerCheckpointRow.__tablename__]
 _FLAG = metadata.tables[LedgerFlagRow.__tablename__]
 _ENTRY_COLUMNS = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c.entry,
                   _ENTRY.c.leaf_hash)  # fmt: skip
+
+
+#: Perfect subtrees narrower than this are not stored: rebuilt from at most 7 leaf hashes,
+#: they would otherwise cost more rows per append than the entries themselves.
+_STORED_WIDTH = 8
 
 
 def _level(lo: int, hi: int) -> tuple[int, int]:
@@ -107,12 +109,19 @@ class SqlLedgerStore:
 
     def subtree(self, lo: int, hi: int) -> bytes:
         level, position = _level(lo, hi)
-        if level == 0:  # a leaf: its hash is kept with the entry, not again as a node
-            rows = self._read(select(_ENTRY.c.leaf_hash.label("hash")).where(_ENTRY.c.idx == lo))
-        else:
-            rows = self._read(
-                select(_NODE.c.hash).where(_NODE.c.level == level, _NODE.c.position == position)
+        if hi - lo < _STORED_WIDTH:  # small subtrees are rebuilt from their leaves
+            query = (
+                select(_ENTRY.c.leaf_hash)
+                .where(_ENTRY.c.idx >= lo, _ENTRY.c.idx < hi)
+                .order_by(_ENTRY.c.idx)
             )
+            leaves = [bytes(row.leaf_hash) for row in self._read(query)]
+            if len(leaves) != hi - lo:
+                raise StorageError(f"leaves {lo}..{hi} are missing", zh="缺少叶子节点")
+            return _merkle.root_from_leaf_hashes(leaves)
+        rows = self._read(
+            select(_NODE.c.hash).where(_NODE.c.level == level, _NODE.c.position == position)
+        )
         if not rows:
             raise StorageError(f"no stored subtree {lo}..{hi}", zh="缺少子树节点")
         return bytes(rows[0].hash)
@@ -155,7 +164,6 @@ class _SqlWriter:
 
     def __init__(self, conn: Connection, *, lock: bool) -> None:
         self._conn = conn
-        self._upsert = postgresql_insert if lock else sqlite_insert
         query = select(_STATE).where(_STATE.c.id == 1)
         (self._row,) = conn.execute(query.with_for_update() if lock else query)
 
@@ -171,10 +179,21 @@ class _SqlWriter:
         return {row.event_id: _stored(row) for row in rows}
 
     def heads(self, containers: list[str]) -> dict[str, bytes]:
+        # A container's head is its entry with the highest index: read through the primary
+        # key (container, idx), so no separate table has to be written on every append.
         if not containers:
             return {}
-        rows = self._conn.execute(select(_HEAD).where(_HEAD.c.container.in_(containers)))
-        return {row.container: bytes(row.event_hash) for row in rows}
+        latest = (
+            select(_CONTAINER.c.container, func.max(_CONTAINER.c.idx).label("idx"))
+            .where(_CONTAINER.c.container.in_(containers))
+            .group_by(_CONTAINER.c.container)
+            .subquery()
+        )
+        query = select(_CONTAINER.c.container, _CONTAINER.c.event_hash).join(
+            latest,
+            (_CONTAINER.c.container == latest.c.container) & (_CONTAINER.c.idx == latest.c.idx),
+        )
+        return {row.container: bytes(row.event_hash) for row in self._conn.execute(query)}
 
     def known(self, container: str, event_hashes: list[bytes]) -> set[bytes]:
         query = select(_CONTAINER.c.event_hash).where(
@@ -183,7 +202,7 @@ class _SqlWriter:
         return {bytes(row.event_hash) for row in self._conn.execute(query)}
 
     def write(self, batch: AppendBatch) -> None:
-        entries, nodes, heads, flags, state, root = batch
+        entries, nodes, _heads, flags, state, root = batch  # heads: derived from containers
         conn = self._conn
         conn.execute(insert(_ENTRY), [
             {"idx": e.index, "event_id": e.event_id, "event_hash": e.event_hash,
@@ -195,21 +214,12 @@ class _SqlWriter:
             {"container": c, "idx": e.index, "event_hash": e.event_hash}
             for e in entries for c in e.containers
         ])  # fmt: skip
-        inner = [(lo, hi, h) for lo, hi, h in nodes if hi - lo > 1]
+        inner = [(lo, hi, h) for lo, hi, h in nodes if hi - lo >= _STORED_WIDTH]
         if inner:
             conn.execute(insert(_NODE), [
                 {"level": level, "position": position, "hash": h}
                 for lo, hi, h in inner for level, position in [_level(lo, hi)]
             ])  # fmt: skip
-        if heads:
-            upsert = self._upsert(_HEAD)
-            conn.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[_HEAD.c.container],
-                    set_={"event_hash": upsert.excluded.event_hash},
-                ),
-                [{"container": c, "event_hash": h} for c, h in heads.items()],
-            )
         if flags:
             conn.execute(insert(_FLAG), [
                 {"kind": f.kind, "container": f.container, "idx": f.index,

@@ -19,7 +19,6 @@ __all__ = [
     "LedgerContainerRow",
     "LedgerEntryRow",
     "LedgerFlagRow",
-    "LedgerHeadRow",
     "LedgerNodeRow",
     "LedgerStateRow",
     "LicenceRow",
@@ -201,15 +200,6 @@ class LedgerContainerRow(SQLModel, table=True):
 
     container: str = Field(primary_key=True, max_length=37)
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    event_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-
-
-class LedgerHeadRow(SQLModel, table=True):
-    """The event hash of each container's latest entry."""
-
-    __tablename__ = "ledger_head"
-
-    container: str = Field(primary_key=True, max_length=37)
     event_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from custody.ports import LedgerStore
 
-LEDGER_TABLES = ("ledger_entry", "ledger_container", "ledger_head", "ledger_node",
+LEDGER_TABLES = ("ledger_entry", "ledger_container", "ledger_node",
                  "ledger_checkpoint", "ledger_flag")  # fmt: skip
 
 
