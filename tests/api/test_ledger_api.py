@@ -31,7 +31,12 @@ KEK = SecretStr("tests-only key-encryption key")
 
 @pytest.fixture
 def ledger_client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, key_encryption_key=KEK, log_origin="custody.test/log")
+    settings = Settings(  # its own database, whatever CUSTODY_DATABASE_URL says
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        key_encryption_key=KEK,
+        log_origin="custody.test/log",
+    )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         for code, role in [(GENERATOR_CODE, "generator"), (TRANSPORTER_CODE, "transporter")]:
             party = {"credit_code": code, "name": f"单位{code[-4:]}", "roles": [role]}
