@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +43,7 @@ from custody.plates import parse_plate
 from custody.registry import Registry
 from custody.trust import TrustBundle
 from custody.wastes import EDITIONS, WasteList, category_name, resolve_waste_code
+from custody.witnessing import cosign_latest
 from labels.issuing import LabelIssuer
 from labels.payload import verify
 from storage.container_store import SqlContainerStore
@@ -622,6 +625,49 @@ def ledger_audit(
     for problem in report.problems[:50]:
         typer.echo(f"  #{problem.index} {problem.kind}: {problem.detail}", err=True)
     raise typer.Exit(EXIT_CODES[errors.LedgerTampered])
+
+
+def _http_witness(url: str) -> Callable[[bytes], bytes]:
+    """Send add-checkpoint requests to a witness over HTTP (stdlib: one POST, no client)."""
+    endpoint = url.rstrip("/") + "/add-checkpoint"
+    if not endpoint.startswith(("http://", "https://")):
+        raise typer.BadParameter("the witness URL must start with http:// or https://")
+
+    def submit(body: bytes) -> bytes:
+        request = urllib.request.Request(endpoint, data=body, method="POST")  # noqa: S310  # scheme checked above
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode(errors="replace").strip()
+            if exc.code == 409 and text.isdigit():
+                raise errors.ConflictError(
+                    f"the witness is at size {text}",
+                    zh=f"见证方记录的大小为 {text}",
+                    size=int(text),
+                ) from exc
+            raise errors.EvidenceError(
+                f"the witness refused the checkpoint: HTTP {exc.code} {text}",
+                zh=f"见证方拒绝联署：HTTP {exc.code}",
+            ) from exc
+        except OSError as exc:
+            raise errors.StorageError(
+                f"cannot reach the witness: {exc}", zh="无法连接见证方"
+            ) from exc
+
+    return submit
+
+
+@ledger_app.command("cosign")
+def ledger_cosign(
+    witness: Annotated[str, typer.Option(help="Witness base URL, e.g. http://127.0.0.1:7380.")],
+) -> None:
+    """见证联署 · Have the latest checkpoint cosigned by a witness (C2SP tlog-witness)."""
+    submit = _http_witness(witness)
+    with _ledger() as (ledger, _):
+        note = cosign_latest(ledger, submit)
+    typer.secho("已联署 Cosigned", fg=typer.colors.GREEN)
+    typer.echo(note.decode(), nl=False)  # the note ends in its own newline
 
 
 @ledger_app.command("epcis")

@@ -283,3 +283,7 @@ class LedgerStore(Protocol):
     def flags(self) -> list[ChainFlag]:
         """Every chain anomaly recorded, in log order."""
         ...
+
+    def add_cosignatures(self, size: int, lines: bytes) -> bytes:
+        """Append witness signature lines to the checkpoint of ``size``; return the new note."""
+        ...

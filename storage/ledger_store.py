@@ -158,6 +158,33 @@ class SqlLedgerStore:
         return [ChainFlag(r.kind, r.container, r.idx, bytes(r.claimed), bytes(r.head))
                 for r in self._read(query)]  # fmt: skip
 
+    def add_cosignatures(self, size: int, lines: bytes) -> bytes:
+        try:
+            with self._engine.begin() as conn:
+                query = select(_CHECKPOINT.c.note).where(_CHECKPOINT.c.size == size)
+                (row,) = conn.execute(query.with_for_update() if self._postgres else query)
+                note = _with_lines(bytes(row.note), lines)
+                conn.execute(
+                    update(_CHECKPOINT).where(_CHECKPOINT.c.size == size).values(note=note)
+                )
+                conn.execute(
+                    update(_STATE)
+                    .where(_STATE.c.id == 1, _STATE.c.size == size)
+                    .values(checkpoint=note)
+                )
+        except (SQLAlchemyError, ValueError) as exc:
+            raise StorageError(
+                f"could not store cosignatures: {exc}", zh="无法保存见证联署"
+            ) from exc
+        return note
+
+
+def _with_lines(note: bytes, lines: bytes) -> bytes:
+    """The note with new signature lines added (lines it already has are not repeated)."""
+    have = set(note.splitlines())
+    new = [line for line in lines.splitlines() if line and line not in have]
+    return note + b"".join(line + b"\n" for line in new)
+
 
 class _SqlWriter:
     """Inside the append transaction; the lock is taken before anything is read."""

@@ -110,3 +110,46 @@ def test_epcis_export_of_the_ledger_and_of_one_container(tmp_path: Path) -> None
     runner.invoke(app, ["ledger", "epcis", "--container", drum(2), "--out", str(out)])
     only = json.loads(out.read_text(encoding="utf-8"))["epcisBody"]["eventList"]
     assert [e["wt:ledger"]["index"] for e in only] == [1, 2]
+
+
+@pytest.mark.usefixtures("ledger_db")
+def test_cosign_through_a_real_witness_over_http(tmp_path: Path) -> None:
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415
+
+    from api.witness import create_witness_app  # noqa: PLC0415
+    from custody.checkpoint import open_cosignatures  # noqa: PLC0415
+    from custody.keys import KeyRole, VerifierKey  # noqa: PLC0415
+    from custody.witness import InMemoryWitnessStore, Witness  # noqa: PLC0415
+    from tests.ledger_fixtures import key  # noqa: PLC0415
+
+    log = VerifierKey.parse((tmp_path / "log.pub").read_text())
+    witness_key = key(31, "police.sc.example/witness", "police", KeyRole.WITNESS)
+    witness = Witness(
+        witness_key, {"custody.test/log": log}, InMemoryWitnessStore(), clock=lambda: 1_780_000_000
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_witness_app(witness), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        result = runner.invoke(app, ["ledger", "cosign", "--witness", f"http://127.0.0.1:{port}"])
+        assert result.exit_code == 0, result.output
+        note = result.output.split("Cosigned\n", 1)[1].encode()
+        assert open_cosignatures(note, [witness.verifier])[1]
+        again = runner.invoke(app, ["ledger", "cosign", "--witness", f"http://127.0.0.1:{port}"])
+        assert again.exit_code == 0, again.output
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)

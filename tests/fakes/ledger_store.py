@@ -56,6 +56,20 @@ class InMemoryLedgerStore:
     def flags(self) -> list[ChainFlag]:
         return list(self._flags)
 
+    def add_cosignatures(self, size: int, lines: bytes) -> bytes:
+        with self._lock:
+            i, (_, root, note) = next(
+                (i, c) for i, c in enumerate(self._checkpoints) if c[0] == size
+            )
+            have = set(note.splitlines())
+            note += b"".join(
+                line + b"\n" for line in lines.splitlines() if line and line not in have
+            )
+            self._checkpoints[i] = (size, root, note)
+            if self._state.size == size:
+                self._state = LedgerState(size, self._state.peaks, note)
+            return note
+
     # -- for tamper tests ------------------------------------------------------------------
 
     def replace_entry(self, index: int, entry: StoredEntry) -> None:
