@@ -733,3 +733,7 @@ def verify_evidence(
 def main() -> None:
     """Entry point of the ``custody`` command."""
     sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()
