@@ -46,6 +46,7 @@ from custody.wastes import EDITIONS, WasteList, category_name, resolve_waste_cod
 from custody.witnessing import cosign_latest
 from labels.issuing import LabelIssuer
 from labels.payload import verify
+from labels.printed import LabelFormat
 from storage.container_store import SqlContainerStore
 from storage.engine import make_engine
 from storage.key_store import SqlKeyStore
@@ -55,6 +56,8 @@ from storage.registry_store import SqlRegistryStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from sqlalchemy.engine import Engine
 
     from labels.printed import PrintedLabel
 
@@ -347,21 +350,27 @@ def registry_import(
 
 
 @contextmanager
-def _services() -> Iterator[tuple[Registry, Keyring, LabelIssuer]]:
-    """The registry, keyring and label issuer on the configured database."""
+def _database() -> Iterator[tuple[Settings, Engine, Session, Keyring]]:
+    """Settings, engine, a session and the keyring on the configured database."""
     settings = Settings()
     with _reported():
         kek = key_encryption_key(settings)
     engine = make_engine(settings.effective_database_url)
     try:
         with Session(engine) as session:
-            registry = Registry(SqlRegistryStore(session))
-            keyring = Keyring(SqlKeyStore(session), kek)
-            store = SqlContainerStore(session)
-            containers = Containers(store, registry, settings.waste_list_edition)
-            yield registry, keyring, LabelIssuer(containers, store, keyring, registry)
+            yield settings, engine, session, Keyring(SqlKeyStore(session), kek)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _services() -> Iterator[tuple[Registry, Keyring, LabelIssuer]]:
+    """The registry, keyring and label issuer on the configured database."""
+    with _database() as (settings, _, session, keyring):
+        registry = Registry(SqlRegistryStore(session))
+        store = SqlContainerStore(session)
+        containers = Containers(store, registry, settings.waste_list_edition)
+        yield registry, keyring, LabelIssuer(containers, store, keyring, registry)
 
 
 @keys_app.command("new")
@@ -419,18 +428,15 @@ def keys_bundle(
     typer.echo(f"信任列表第 {bundle.version} 版 · Trust bundle version {bundle.version} -> {out}")
 
 
-_FORMATS = ("png", "svg", "pdf", "zpl", "txt")
-
-
-def _write_label(printed: PrintedLabel, fmt: str, out: Path) -> None:
+def _write_label(printed: PrintedLabel, fmt: LabelFormat, out: Path) -> None:
     from labels import render  # noqa: PLC0415  # rendering pulls in fonts; only when asked
 
-    renderers: dict[str, Callable[[PrintedLabel], bytes | str]] = {
-        "png": render.render_png,
-        "svg": render.render_svg,
-        "pdf": render.render_pdf,
-        "zpl": render.render_zpl,
-        "txt": lambda p: p.qr_text,
+    renderers: dict[LabelFormat, Callable[[PrintedLabel], bytes | str]] = {
+        LabelFormat.PNG: render.render_png,
+        LabelFormat.SVG: render.render_svg,
+        LabelFormat.PDF: render.render_pdf,
+        LabelFormat.ZPL: render.render_zpl,
+        LabelFormat.TXT: lambda p: p.qr_text,
     }
     data = renderers[fmt](printed)
     if isinstance(data, str):
@@ -451,12 +457,9 @@ def label_mint(  # noqa: PLR0913, PLR0917  # one option per fact the generator d
     name: Annotated[str, typer.Option(help="Waste name on the label, e.g. 废机油.")] = "",
     day: Annotated[str | None, typer.Option(help="Date of generation YYYY-MM-DD (today).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the label to this file.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="png, svg, pdf, zpl or txt.")] = "png",
+    fmt: Annotated[LabelFormat, typer.Option("--format", help="Output format.")] = LabelFormat.PNG,
 ) -> None:
     """生成标签 · Register a filled container and mint its signed label."""
-    if fmt not in _FORMATS:
-        typer.echo(f"格式须为 · --format must be one of {', '.join(_FORMATS)}", err=True)
-        raise typer.Exit(3)
     try:
         generated_on = date.fromisoformat(day) if day else datetime.now(UTC).date()
     except ValueError:
@@ -489,12 +492,9 @@ def label_mint(  # noqa: PLR0913, PLR0917  # one option per fact the generator d
 def label_render(
     digital_id: str,
     out: Annotated[Path, typer.Option(help="Output file.")],
-    fmt: Annotated[str, typer.Option("--format", help="png, svg, pdf, zpl or txt.")] = "pdf",
+    fmt: Annotated[LabelFormat, typer.Option("--format", help="Output format.")] = LabelFormat.PDF,
 ) -> None:
     """输出标签 · Write the newest label of a container in a print format."""
-    if fmt not in _FORMATS:
-        typer.echo(f"格式须为 · --format must be one of {', '.join(_FORMATS)}", err=True)
-        raise typer.Exit(3)
     with _services() as (_, _, issuer), _reported():
         _write_label(issuer.printed(digital_id), fmt, out)
     typer.echo(f"{digital_id} -> {out}")
@@ -572,16 +572,8 @@ def label_verify(
 @contextmanager
 def _ledger() -> Iterator[tuple[Ledger, Keyring]]:
     """The ledger and keyring on the configured database."""
-    settings = Settings()
-    with _reported():
-        kek = key_encryption_key(settings)
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with Session(engine) as session, _reported():
-            keyring = Keyring(SqlKeyStore(session), kek)
-            yield Ledger(SqlLedgerStore(engine), keyring.log_key(), settings.log_origin), keyring
-    finally:
-        engine.dispose()
+    with _database() as (settings, engine, _, keyring), _reported():
+        yield Ledger(SqlLedgerStore(engine), keyring.log_key(), settings.log_origin), keyring
 
 
 @ledger_app.command("status")

@@ -19,7 +19,7 @@ import hashlib
 import math
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -355,9 +355,3 @@ def verified_links(
             key=record.name,
         )
     return event_hash(message), containers, prev
-
-
-def container_ids(events: Sequence[CustodyEvent]) -> set[str]:
-    """Every container the events name (parents included)."""
-    found = {c for e in events for c in e.containers}
-    return found | {e.parent for e in events if e.parent}

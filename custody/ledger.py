@@ -92,7 +92,6 @@ class Ledger:
     """Append and prove, over any :class:`~custody.ports.LedgerStore`."""
 
     def __init__(self, store: LedgerStore, log_key: SigningKey, origin: str) -> None:
-        self._store = store
         self.store = store
         self._key = log_key
         self.origin = origin
@@ -111,7 +110,7 @@ class Ledger:
         when = received_at or datetime.now(UTC)
         made: dict[tuple[int, int], bytes] = {}
         placed: list[tuple[StoredEntry, bool]] = []
-        with self._store.writer() as writer:
+        with self.store.writer() as writer:
             state = writer.state()
             self._check(state)
             made = _peak_ranges(state)
@@ -202,7 +201,7 @@ class Ledger:
 
         def subtree(lo: int, hi: int) -> bytes:
             if (lo, hi) not in cache:
-                cache[lo, hi] = self._store.subtree(lo, hi)
+                cache[lo, hi] = self.store.subtree(lo, hi)
             return cache[lo, hi]
 
         if state.checkpoint is None:  # pragma: no cover  # nothing placed in an empty log
@@ -226,10 +225,10 @@ class Ledger:
 
     def receipts_for(self, indices: Sequence[int]) -> list[Receipt]:
         """Receipts for entries, all against the same (latest) checkpoint."""
-        state = self._store.state()
+        state = self.store.state()
         placed = []
         for index in indices:
-            entry = self._store.entry(index) if index < state.size else None
+            entry = self.store.entry(index) if index < state.size else None
             if entry is None:
                 raise ProofInvalid(f"no entry {index} in the log", zh=f"账本中没有第 {index} 条")
             placed.append((entry, True))
@@ -237,19 +236,19 @@ class Ledger:
 
     def latest_checkpoint(self) -> bytes:
         """The latest signed checkpoint note."""
-        note = self._store.state().checkpoint
+        note = self.store.state().checkpoint
         if note is None:
             raise NotFoundError("the ledger is empty: no checkpoint yet", zh="账本为空，尚无检查点")
         return note
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
         """A consistency proof between two tree sizes of this log."""
-        if not 0 <= old_size <= new_size <= self._store.state().size:
+        if not 0 <= old_size <= new_size <= self.store.state().size:
             raise ProofInvalid(
                 f"no consistency proof from size {old_size} to {new_size}",
                 zh=f"无法提供从 {old_size} 到 {new_size} 的一致性证明",
             )
-        return _merkle.consistency_proof_by(old_size, new_size, self._store.subtree)
+        return _merkle.consistency_proof_by(old_size, new_size, self.store.subtree)
 
 
 def _peak_ranges(state: LedgerState) -> dict[tuple[int, int], bytes]:

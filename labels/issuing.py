@@ -30,7 +30,6 @@ class LabelIssuer:
         keyring: Keyring,
         registry: Registry,
     ) -> None:
-        self._containers = containers
         self.containers = containers
         self._store = store
         self._keyring = keyring
@@ -38,7 +37,7 @@ class LabelIssuer:
 
     def issue(self, digital_id: str, now: datetime | None = None) -> IssuedLabel:
         """Sign a new label for a container with its generator's active label key."""
-        container = self._containers.get(digital_id)
+        container = self.containers.get(digital_id)
         when = (now or datetime.now(UTC)).replace(microsecond=0)
         key = self._keyring.active(container.digital_id.unit_code, KeyRole.LABEL_ISSUER, when)
         text = mint(LabelPayload.of(container, when), key)
@@ -48,7 +47,7 @@ class LabelIssuer:
 
     def latest(self, digital_id: str) -> IssuedLabel:
         """The newest label minted for a container."""
-        container = self._containers.get(digital_id)
+        container = self.containers.get(digital_id)
         labels = self._store.labels_of(container.digital_id.text)
         if not labels:
             raise ContainerNotFound(
@@ -61,7 +60,7 @@ class LabelIssuer:
     def printed(self, digital_id: str) -> PrintedLabel:
         """What the newest label of a container shows on paper."""
         label = self.latest(digital_id)
-        return self.printed_for(self._containers.get(digital_id), label)
+        return self.printed_for(self.containers.get(digital_id), label)
 
     def printed_for(self, container: Container, label: IssuedLabel) -> PrintedLabel:
         """What ``label`` of ``container`` shows on paper."""

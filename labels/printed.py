@@ -6,13 +6,25 @@ container record and are never trusted by a verifier.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datetime import date
 
-__all__ = ["FORMS", "HAZARD_NAMES", "PrintedLabel", "label_size_mm"]
+__all__ = ["FORMS", "HAZARD_NAMES", "LabelFormat", "PrintedLabel", "label_size_mm"]
+
+
+class LabelFormat(enum.StrEnum):
+    """The formats a label can be had in."""
+
+    PNG = "png"
+    SVG = "svg"
+    PDF = "pdf"
+    ZPL = "zpl"  # thermal label printers
+    TXT = "txt"  # the QR text alone
+
 
 #: Physical forms (形态) as codes and as printed.
 FORMS: dict[str, str] = {"S": "固态", "SS": "半固态", "L": "液态", "G": "气态"}

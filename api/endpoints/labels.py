@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -23,6 +22,7 @@ from api.schemas.labels import (
 from custody.credit_code import parse_credit_code
 from labels import render
 from labels.payload import verify
+from labels.printed import LabelFormat
 
 if TYPE_CHECKING:
     from labels.printed import PrintedLabel
@@ -35,16 +35,6 @@ _PROBLEMS: dict[int | str, dict[str, object]] = {
     409: {"description": "No usable signing key (problem details)"},
     422: {"description": "Invalid input, or a label that fails verification (problem details)"},
 }
-
-
-class LabelFormat(StrEnum):
-    """Print formats of a label."""
-
-    PNG = "png"
-    SVG = "svg"
-    PDF = "pdf"
-    ZPL = "zpl"
-    TXT = "txt"
 
 
 def _rendered(label: PrintedLabel, fmt: LabelFormat) -> Response:
