@@ -207,6 +207,18 @@ class Ledger:
         if state.checkpoint is None:  # pragma: no cover  # nothing placed in an empty log
             return []
         ragged: dict[tuple[int, int], bytes] = {}
+        fresh = [entry.index for entry, duplicate in placed if not duplicate]
+        proofs: dict[int, list[bytes]] = {}
+        if fresh:  # the new leaves are the tail of the tree: prove them all in one walk
+            first = min(fresh)
+            batch = _merkle.inclusion_proofs_from(first, state.size, subtree, ragged)
+            proofs = dict(enumerate(batch, start=first))
+
+        def proof(index: int) -> list[bytes]:
+            if index in proofs:
+                return proofs[index]
+            return _merkle.inclusion_proof_by(index, state.size, subtree, ragged)
+
         return [
             Receipt(
                 index=entry.index,
@@ -214,7 +226,7 @@ class Ledger:
                 event_hash=entry.event_hash,
                 leaf_hash=entry.leaf_hash,
                 size=state.size,
-                proof=tuple(_merkle.inclusion_proof_by(entry.index, state.size, subtree, ragged)),
+                proof=tuple(proof(entry.index)),
                 checkpoint=state.checkpoint,
                 duplicate=duplicate,
             )

@@ -699,3 +699,15 @@ def test_store_backed_proofs_equal_list_based_ones(size: int, data: st.DataObjec
     assert inclusion_proof_by(index, size, subtree) == inclusion_proof(leaves, index)
     old = data.draw(st.integers(0, size))
     assert consistency_proof_by(old, size, subtree) == consistency_proof(leaves, old)
+
+
+@settings(max_examples=60, database=None, derandomize=True)
+@given(size=st.integers(1, 300), data=st.data())
+def test_batch_proofs_equal_one_proof_per_leaf(size: int, data: st.DataObject) -> None:
+    from custody._merkle import inclusion_proofs_from  # noqa: PLC0415
+
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    nodes = _stored(leaves)
+    start = data.draw(st.integers(0, size))
+    proofs = inclusion_proofs_from(start, size, lambda lo, hi: nodes[lo, hi])
+    assert proofs == [inclusion_proof(leaves, i) for i in range(start, size)]
