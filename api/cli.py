@@ -28,29 +28,26 @@ from api.schemas.registry import (
 )
 from api.secrets import key_encryption_key
 from api.settings import Settings
+from api.wiring import label_issuer, open_ledger
 from api.witness import witness_app
 from custody import errors
 from custody.audit import audit
-from custody.containers import Containers, ContainerType, NewContainer, PhysicalForm
+from custody.containers import ContainerType, NewContainer, PhysicalForm
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
 from custody.evidence import EvidenceBundle, export_container, verify_bundle
 from custody.export import epcis_document
 from custody.keyring import Keyring
 from custody.keys import KeyRole, VerifierKey
-from custody.ledger import Ledger
 from custody.plates import parse_plate
 from custody.registry import Registry
 from custody.trust import TrustBundle
 from custody.wastes import EDITIONS, WasteList, category_name, resolve_waste_code
 from custody.witnessing import cosign_latest
-from labels.issuing import LabelIssuer
 from labels.payload import verify
 from labels.printed import LabelFormat
-from storage.container_store import SqlContainerStore
 from storage.engine import make_engine
 from storage.key_store import SqlKeyStore
-from storage.ledger_store import SqlLedgerStore
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.registry_store import SqlRegistryStore
 
@@ -59,6 +56,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
+    from custody.ledger import Ledger
+    from labels.issuing import LabelIssuer
     from labels.printed import PrintedLabel
 
 app = typer.Typer(
@@ -368,9 +367,11 @@ def _services() -> Iterator[tuple[Registry, Keyring, LabelIssuer]]:
     """The registry, keyring and label issuer on the configured database."""
     with _database() as (settings, _, session, keyring):
         registry = Registry(SqlRegistryStore(session))
-        store = SqlContainerStore(session)
-        containers = Containers(store, registry, settings.waste_list_edition)
-        yield registry, keyring, LabelIssuer(containers, store, keyring, registry)
+        yield (
+            registry,
+            keyring,
+            label_issuer(session, registry, keyring, settings.waste_list_edition),
+        )
 
 
 @keys_app.command("new")
@@ -573,7 +574,7 @@ def label_verify(
 def _ledger() -> Iterator[tuple[Ledger, Keyring]]:
     """The ledger and keyring on the configured database."""
     with _database() as (settings, engine, _, keyring), _reported():
-        yield Ledger(SqlLedgerStore(engine), keyring.log_key(), settings.log_origin), keyring
+        yield open_ledger(engine, keyring, settings.log_origin), keyring
 
 
 @ledger_app.command("status")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from api.wiring import label_issuer, open_ledger
 from custody.containers import Containers
 from custody.keyring import Keyring
 from custody.ledger import Ledger
@@ -15,7 +16,6 @@ from custody.registry import Registry
 from labels.issuing import LabelIssuer
 from storage.container_store import SqlContainerStore
 from storage.key_store import SqlKeyStore
-from storage.ledger_store import SqlLedgerStore
 from storage.registry_store import SqlRegistryStore
 
 if TYPE_CHECKING:
@@ -64,9 +64,10 @@ ContainersDep = Annotated[Containers, Depends(_containers)]
 
 
 def _issuer(
-    session: SessionDep, containers: ContainersDep, keyring: KeyringDep, registry: RegistryDep
+    request: Request, session: SessionDep, keyring: KeyringDep, registry: RegistryDep
 ) -> LabelIssuer:
-    return LabelIssuer(containers, SqlContainerStore(session), keyring, registry)
+    edition = request.app.state.settings.waste_list_edition
+    return label_issuer(session, registry, keyring, edition)
 
 
 IssuerDep = Annotated[LabelIssuer, Depends(_issuer)]
@@ -81,9 +82,8 @@ def _ledger(request: Request) -> Ledger:
     with _LEDGER_LOCK:
         if getattr(state, "ledger", None) is None:
             with Session(state.engine) as session:
-                log_key = Keyring(SqlKeyStore(session), state.kek).log_key()
-            store = SqlLedgerStore(state.engine)
-            state.ledger = Ledger(store, log_key, state.settings.log_origin)
+                keyring = Keyring(SqlKeyStore(session), state.kek)
+                state.ledger = open_ledger(state.engine, keyring, state.settings.log_origin)
         ledger: Ledger = state.ledger
     return ledger
 
