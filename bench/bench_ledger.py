@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, text
 
+from custody import _cose
 from custody.audit import audit
 from custody.digital_id import DigitalId
 from custody.events import NO_PREVIOUS, CustodyEvent, SignedEvent, Step, read_event, sign_event
@@ -79,6 +80,16 @@ def events(n: int) -> list[SignedEvent]:
     return out
 
 
+def raw_verify_rate(evs: list[SignedEvent]) -> float:
+    """COSE_Sign1 signature checks alone (Sig_structure and Ed25519), one core."""
+    key = DEVICE.record.verifier()
+    parsed = [_cose.parse_sign1(e.message) for e in evs]
+    start = time.perf_counter()
+    for sign1 in parsed:
+        sign1.verify(key)
+    return rate(len(parsed), time.perf_counter() - start)
+
+
 def fresh(url: str) -> None:
     upgrade(url)
 
@@ -100,14 +111,6 @@ def bench_backend(
     for e in singles:
         ledger.append([e])
     results["append, 1 event per call"] = rate(len(singles), time.perf_counter() - start)
-
-    url = url_for("ledger_batch")
-    store = SqlLedgerStore(make_engine(url))
-    ledger = Ledger(store, LOG, "bench/log")
-    start = time.perf_counter()
-    for i in range(0, len(evs), batch):
-        ledger.append(evs[i : i + batch])
-    results[f"append, batches of {batch}"] = rate(len(evs), time.perf_counter() - start)
 
     rows = [
         (
@@ -136,20 +139,40 @@ def bench_backend(
             conn.execute(insert(cont_t), [cont])
     results["raw insert, 1 row per commit"] = rate(len(singles), time.perf_counter() - start)
 
-    engine = make_engine(url_for("raw_batch"))
-    start = time.perf_counter()
-    for i in range(0, len(rows), batch):
-        chunk = rows[i : i + batch]
-        with engine.begin() as conn:
-            conn.execute(insert(entry_t), [r[0] for r in chunk])
-            conn.execute(insert(cont_t), [r[1] for r in chunk])
-    results[f"raw insert, batches of {batch}"] = rate(len(rows), time.perf_counter() - start)
+    # Batched append and its raw floor: best of three rounds taken in turn, each on new
+    # databases, so a slow spell on this shared machine hits both alike.
+    appends, raws = [], []
+    for round_ in range(3):
+        store = SqlLedgerStore(make_engine(url_for(f"ledger_batch_{round_}")))
+        ledger = Ledger(store, LOG, "bench/log")
+        start = time.perf_counter()
+        for i in range(0, len(evs), batch):
+            ledger.append(evs[i : i + batch])
+        appends.append(rate(len(evs), time.perf_counter() - start))
 
-    start = time.perf_counter()
-    report = audit(store, LOG.record.verifier_key, BUNDLE, workers=os.cpu_count() or 1)
-    if not report.ok:
-        raise SystemExit(f"audit found problems: {report.problems[:3]}")
-    results["audit (all cores)"] = rate(report.entries, time.perf_counter() - start)
+        engine = make_engine(url_for(f"raw_batch_{round_}"))
+        start = time.perf_counter()
+        for i in range(0, len(rows), batch):
+            chunk = rows[i : i + batch]
+            with engine.begin() as conn:
+                conn.execute(insert(entry_t), [r[0] for r in chunk])
+                conn.execute(insert(cont_t), [r[1] for r in chunk])
+        raws.append(rate(len(rows), time.perf_counter() - start))
+    results[f"append, batches of {batch}"] = max(appends)
+    results[f"raw insert, batches of {batch}"] = max(raws)
+
+    # This machine is shared and rates swing by 20 %: the audit and its floor are each the
+    # best of three runs, taken in turn, so a slow spell hits both alike.
+    audits, verifies = [], []
+    for _ in range(3):
+        verifies.append(raw_verify_rate(evs))
+        start = time.perf_counter()
+        report = audit(store, LOG.record.verifier_key, BUNDLE, workers=os.cpu_count() or 1)
+        if not report.ok:
+            raise SystemExit(f"audit found problems: {report.problems[:3]}")
+        audits.append(rate(report.entries, time.perf_counter() - start))
+    results["audit (all cores)"] = max(audits)
+    results["raw Ed25519 verify, one core"] = max(verifies)
 
     print(f"\n{name}")
     for what, per_second in results.items():
@@ -174,18 +197,6 @@ def main() -> None:
 
     evs = events(args.events)
     cores = os.cpu_count() or 1
-    start = time.perf_counter()
-    verifiers = [DEVICE.record.verifier()] * len(evs)
-    from custody import _cose  # noqa: PLC0415
-
-    parsed = [_cose.parse_sign1(e.message) for e in evs]
-    for sign1, key in zip(parsed, verifiers, strict=True):
-        sign1.verify(key)
-    raw_verify = rate(len(evs), time.perf_counter() - start)
-    print(
-        f"raw Ed25519 verify (one core)          {raw_verify:>10,.0f} /s   x {cores} cores = "
-        f"{raw_verify * cores:,.0f} /s"
-    )
 
     with tempfile.TemporaryDirectory() as tmp:
 
@@ -227,8 +238,12 @@ def main() -> None:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     for name, res in results.items():
-        share = res["audit (all cores)"] / (raw_verify * cores)
-        print(f"{name}: audit / (raw verify x cores) = {share:.2f}  (target >= 0.80)")
+        limit = res["raw Ed25519 verify, one core"] * cores
+        share = res["audit (all cores)"] / limit
+        print(
+            f"{name}: audit / (raw verify x {cores} cores = {limit:,.0f}/s) = {share:.2f}"
+            "  (target >= 0.80)"
+        )
 
 
 if __name__ == "__main__":

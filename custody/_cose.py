@@ -29,6 +29,7 @@ _HEADER_ALG = 1
 _HEADER_KID = 4
 _TAG_SIGN1 = 18
 _EDDSA_PROTECTED = cbor2.dumps({_HEADER_ALG: ALG_EDDSA})
+_EDDSA_HEADER = {_HEADER_ALG: ALG_EDDSA}
 
 
 class CoseStructureError(ValueError):
@@ -84,10 +85,13 @@ def parse_sign1(message: bytes) -> Sign1:
         raise CoseStructureError("protected header and payload must be byte strings")
     if not isinstance(unprotected, Mapping):
         raise CoseStructureError("unprotected header must be a map")
-    try:
-        header = cbor2.loads(protected) if protected else {}
-    except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
-        raise CoseStructureError(f"protected header is not CBOR: {exc}") from None
+    if protected == _EDDSA_PROTECTED:  # what we sign with: skip decoding it again
+        header: object = _EDDSA_HEADER
+    else:
+        try:
+            header = cbor2.loads(protected) if protected else {}
+        except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
+            raise CoseStructureError(f"protected header is not CBOR: {exc}") from None
     if not isinstance(header, Mapping) or header.get(_HEADER_ALG) != ALG_EDDSA:
         raise CoseStructureError("protected header must name the EdDSA algorithm (-8)")
     kid = unprotected.get(_HEADER_KID, header.get(_HEADER_KID))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from custody import _merkle
 from custody.checkpoint import Checkpoint, open_note
@@ -21,15 +21,28 @@ from custody.events import NO_PREVIOUS, verified_links
 from custody.ledger import read_entry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from custody.keys import VerifierKey
-    from custody.ports import LedgerStore, StoredEntry
+    from custody.ports import LedgerStore
     from custody.trust import TrustBundle
 
 __all__ = ["AuditReport", "Problem", "audit"]
 
-_CHUNK = 2000
+# Small chunks keep both cores busy to the end: with a few large ones the last runs alone.
+_CHUNK = 250
+
+
+class _Checked(NamedTuple):
+    """One stored entry after checking: what the main process needs, and nothing more."""
+
+    index: int
+    leaf: bytes
+    leaf_ok: bool
+    error: str = ""
+    digest: bytes = b""
+    containers: tuple[str, ...] = ()
+    prev: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +76,30 @@ class AuditReport:
         return min((p.index for p in self.problems), default=None)
 
 
-def _verify_chunk(
-    chunk: Sequence[tuple[int, bytes]], bundle: TrustBundle
-) -> list[tuple[int, str, bytes, tuple[str, ...], tuple[bytes, ...]]]:
-    """Verify entries' event signatures; per entry: index, error, event hash, containers, prev."""
-    out: list[tuple[int, str, bytes, tuple[str, ...], tuple[bytes, ...]]] = []
-    for index, entry in chunk:
+def _check_chunk(chunk: Sequence[tuple[int, bytes, bytes]], bundle: TrustBundle) -> list[_Checked]:
+    """Per stored entry: its recomputed leaf, and its verified signature and chain links."""
+    out: list[_Checked] = []
+    for index, entry, stored_leaf in chunk:
+        leaf = _merkle.leaf_hash(entry)
         try:
             _, message = read_entry(entry)
             digest, containers, prev = verified_links(message, bundle)
         except CustodyError as exc:
-            out.append((index, f"{exc.code}: {exc.message}", b"", (), ()))
+            out.append(_Checked(index, leaf, leaf == stored_leaf, f"{exc.code}: {exc.message}"))
             continue
-        out.append((index, "", digest, containers, prev))
+        out.append(_Checked(index, leaf, leaf == stored_leaf, "", digest, containers, prev))
     return out
+
+
+_worker_bundle: list[TrustBundle] = []  # set once per worker process by its initializer
+
+
+def _init_worker(bundle: TrustBundle) -> None:
+    _worker_bundle[:] = [bundle]
+
+
+def _check_chunk_in_worker(chunk: Sequence[tuple[int, bytes, bytes]]) -> list[_Checked]:
+    return _check_chunk(chunk, _worker_bundle[0])
 
 
 def audit(
@@ -88,52 +111,61 @@ def audit(
 ) -> AuditReport:
     """Check everything; ``workers`` processes verify signatures (default: every core).
 
-    Entries are read once. Signature checks start in the worker processes at once, while
-    this process recomputes leaves and roots, so the two overlap.
+    This process reads the entries in small chunks and hands each to a worker as soon as it
+    is read, so reading overlaps with checking; it keeps only leaf hashes and chain links.
     """
     report = AuditReport()
     size = store.state().size
-    entries = [
-        e
-        for start in range(0, size, _CHUNK)
-        for e in store.entries(start, min(size, start + _CHUNK))
-    ]
-    chunks = [
-        [(e.index, e.entry) for e in entries[i : i + _CHUNK]]
-        for i in range(0, len(entries), _CHUNK)
-    ]
+
+    def chunks() -> Iterator[list[tuple[int, bytes, bytes]]]:
+        for start in range(0, size, _CHUNK):
+            stored = store.entries(start, min(size, start + _CHUNK))
+            yield [(e.index, e.entry, e.leaf_hash) for e in stored]
+
     processes = workers or os.cpu_count() or 1
-    if processes > 1 and len(chunks) > 1:
-        with ProcessPoolExecutor(max_workers=processes) as pool:
-            pending = pool.map(_verify_chunk, chunks, [bundle] * len(chunks))
-            leaves = _leaves(entries, size, report)
-            _check_checkpoints(store, log_key, leaves, report)
-            results = [r for part in pending for r in part]
+    if processes > 1 and size > _CHUNK:
+        with ProcessPoolExecutor(processes, initializer=_init_worker, initargs=(bundle,)) as pool:
+            pending = [pool.submit(_check_chunk_in_worker, chunk) for chunk in chunks()]
+            leaves = _collect((r for f in pending for r in f.result()), size, report)
     else:
-        leaves = _leaves(entries, size, report)
-        _check_checkpoints(store, log_key, leaves, report)
-        results = [r for chunk in chunks for r in _verify_chunk(chunk, bundle)]
-    _check_chains(results, report)
+        leaves = _collect((r for c in chunks() for r in _check_chunk(c, bundle)), size, report)
+    _check_checkpoints(store, log_key, leaves, report)
     report.problems.sort(key=lambda p: p.index)
     return report
 
 
-def _leaves(entries: list[StoredEntry], size: int, report: AuditReport) -> list[bytes]:
+def _collect(checked: Iterable[_Checked], size: int, report: AuditReport) -> list[bytes]:
+    """Take the checked entries in index order: note gaps, bad leaves, bad signatures, forks."""
     leaves: list[bytes] = []
-    for entry in entries:
-        while len(leaves) < entry.index:  # a missing row: its leaf cannot be recomputed
+    latest: dict[str, bytes] = {}
+    seen: dict[str, set[bytes]] = {}
+    for item in checked:
+        while len(leaves) < item.index:  # a missing row: its leaf cannot be recomputed
             report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
             leaves.append(b"\0" * 32)
-        recomputed = _merkle.leaf_hash(entry.entry)
-        if recomputed != entry.leaf_hash:
+        if not item.leaf_ok:
             report.problems.append(
-                Problem(entry.index, "leaf-mismatch", "entry bytes do not hash to the leaf")
+                Problem(item.index, "leaf-mismatch", "entry bytes do not hash to the leaf")
             )
-        leaves.append(recomputed)
+        leaves.append(item.leaf)
         report.entries += 1
+        if item.error:
+            report.problems.append(Problem(item.index, "event-signature", item.error))
+            continue
+        report.signatures += 1
+        for container, claimed in zip(item.containers, item.prev, strict=True):
+            heads = seen.setdefault(container, set())
+            if claimed != latest.get(container, NO_PREVIOUS):
+                kind = (
+                    "fork" if claimed in heads or claimed == NO_PREVIOUS else "unknown-predecessor"
+                )
+                report.forks.append(Problem(item.index, kind, container))
+            heads.add(item.digest)
+            latest[container] = item.digest
     while len(leaves) < size:
         report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
         leaves.append(b"\0" * 32)
+    report.containers = len(latest)
     return leaves
 
 
@@ -175,26 +207,3 @@ def _prefix_roots(leaves: list[bytes], sizes: Iterable[int]) -> dict[int, bytes]
         if compact.size in wanted:
             roots[compact.size] = compact.root()
     return roots
-
-
-def _check_chains(
-    results: list[tuple[int, str, bytes, tuple[str, ...], tuple[bytes, ...]]],
-    report: AuditReport,
-) -> None:
-    heads: dict[str, set[bytes]] = {}
-    latest: dict[str, bytes] = {}
-    for index, error, digest, containers, prev in sorted(results):
-        if error:
-            report.problems.append(Problem(index, "event-signature", error))
-            continue
-        report.signatures += 1
-        for container, claimed in zip(containers, prev, strict=True):
-            seen = heads.setdefault(container, set())
-            if claimed != latest.get(container, NO_PREVIOUS):
-                kind = (
-                    "fork" if claimed in seen or claimed == NO_PREVIOUS else "unknown-predecessor"
-                )
-                report.forks.append(Problem(index, kind, container))
-            seen.add(digest)
-            latest[container] = digest
-    report.containers = len(latest)
