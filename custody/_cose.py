@@ -69,6 +69,15 @@ def sign1(
     )
 
 
+def _protected_header(protected: bytes) -> object:
+    if protected == _EDDSA_PROTECTED:  # what we sign with: no need to decode it again
+        return _EDDSA_HEADER
+    try:
+        return cbor2.loads(protected) if protected else {}
+    except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
+        raise CoseStructureError(f"protected header is not CBOR: {exc}") from None
+
+
 def parse_sign1(message: bytes) -> Sign1:
     """Parse a COSE_Sign1; raise ``CoseStructureError`` saying what is wrong."""
     try:
@@ -85,13 +94,7 @@ def parse_sign1(message: bytes) -> Sign1:
         raise CoseStructureError("protected header and payload must be byte strings")
     if not isinstance(unprotected, Mapping):
         raise CoseStructureError("unprotected header must be a map")
-    if protected == _EDDSA_PROTECTED:  # what we sign with: skip decoding it again
-        header: object = _EDDSA_HEADER
-    else:
-        try:
-            header = cbor2.loads(protected) if protected else {}
-        except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
-            raise CoseStructureError(f"protected header is not CBOR: {exc}") from None
+    header = _protected_header(protected)
     if not isinstance(header, Mapping) or header.get(_HEADER_ALG) != ALG_EDDSA:
         raise CoseStructureError("protected header must name the EdDSA algorithm (-8)")
     kid = unprotected.get(_HEADER_KID, header.get(_HEADER_KID))

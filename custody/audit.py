@@ -36,7 +36,7 @@ _CHUNK = 250
 class _Checked(NamedTuple):
     """One stored entry after checking: what the main process needs, and nothing more."""
 
-    index: int
+    position: int
     leaf: bytes
     leaf_ok: bool
     error: str = ""
@@ -140,17 +140,17 @@ def _collect(checked: Iterable[_Checked], size: int, report: AuditReport) -> lis
     latest: dict[str, bytes] = {}
     seen: dict[str, set[bytes]] = {}
     for item in checked:
-        while len(leaves) < item.index:  # a missing row: its leaf cannot be recomputed
+        while len(leaves) < item.position:  # a missing row: its leaf cannot be recomputed
             report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
             leaves.append(b"\0" * 32)
         if not item.leaf_ok:
             report.problems.append(
-                Problem(item.index, "leaf-mismatch", "entry bytes do not hash to the leaf")
+                Problem(item.position, "leaf-mismatch", "entry bytes do not hash to the leaf")
             )
         leaves.append(item.leaf)
         report.entries += 1
         if item.error:
-            report.problems.append(Problem(item.index, "event-signature", item.error))
+            report.problems.append(Problem(item.position, "event-signature", item.error))
             continue
         report.signatures += 1
         for container, claimed in zip(item.containers, item.prev, strict=True):
@@ -159,7 +159,7 @@ def _collect(checked: Iterable[_Checked], size: int, report: AuditReport) -> lis
                 kind = (
                     "fork" if claimed in heads or claimed == NO_PREVIOUS else "unknown-predecessor"
                 )
-                report.forks.append(Problem(item.index, kind, container))
+                report.forks.append(Problem(item.position, kind, container))
             heads.add(item.digest)
             latest[container] = item.digest
     while len(leaves) < size:
