@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi_offline import FastAPIOffline
 
 from api import problems
-from api.endpoints import health, labels, ledger, reference, registry
+from api.endpoints import devices, health, labels, ledger, reference, registry, sightings
 from api.secrets import key_encryption_key
 from api.settings import Settings
 from storage.engine import make_engine
@@ -63,4 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry.router)
     app.include_router(labels.router)
     app.include_router(ledger.router)
+    app.include_router(devices.router)
+    app.include_router(sightings.router)
     return app

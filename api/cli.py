@@ -5,6 +5,9 @@ Output meant for officials and drivers is Chinese first, English beside it.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import csv
 import json
 import sys
 import time
@@ -34,6 +37,7 @@ from custody import errors
 from custody.audit import audit
 from custody.containers import ContainerType, NewContainer, PhysicalForm
 from custody.credit_code import parse_credit_code
+from custody.devices import DeviceKind, Devices
 from custody.digital_id import parse_digital_id
 from custody.evidence import EvidenceBundle, export_container, verify_bundle
 from custody.export import epcis_document
@@ -41,15 +45,18 @@ from custody.keyring import Keyring
 from custody.keys import KeyRole, VerifierKey
 from custody.plates import parse_plate
 from custody.registry import Registry
+from custody.sightings import Sightings
 from custody.trust import TrustBundle
 from custody.wastes import EDITIONS, WasteList, category_name, resolve_waste_code
 from custody.witnessing import cosign_latest
 from labels.payload import verify
 from labels.printed import LabelFormat
+from storage.device_store import SqlDeviceStore
 from storage.engine import make_engine
 from storage.key_store import SqlKeyStore
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.registry_store import SqlRegistryStore
+from storage.sighting_store import SqlSightingStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -90,6 +97,12 @@ evidence_app = typer.Typer(help="证据 · Evidence bundles for courts.", no_arg
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(witness_app, name="witness")
+devices_app = typer.Typer(
+    help="扫码设备 · Scanners and what ingest saw them do.", no_args_is_help=True
+)
+app.add_typer(devices_app, name="devices")
+plates_app = typer.Typer(help="卡口号牌识别 · Checkpoint camera plate reads.", no_args_is_help=True)
+app.add_typer(plates_app, name="plates")
 
 #: Exit codes by the kind of failure, so scripts can tell them apart. Label verification
 #: gets one code per reason (documented in `custody label verify --help`).
@@ -128,13 +141,17 @@ def exit_code_of(exc: errors.CustodyError) -> int:
 
 
 @contextmanager
-def _reported() -> Iterator[None]:
-    """Render a domain error for people and exit with its code."""
+def _reported(
+    lines: Callable[[errors.CustodyError], list[str]] | None = None,
+) -> Iterator[None]:
+    """Render a domain error for people (with ``lines`` of detail) and exit with its code."""
     try:
         yield
     except errors.CustodyError as exc:
         typer.secho(f"错误 Error [{exc.code}]", fg=typer.colors.RED, err=True)
         typer.echo(exc.diagnostics(), err=True)
+        for line in lines(exc) if lines else []:
+            typer.echo(line, err=True)
         raise typer.Exit(exit_code_of(exc)) from None
 
 
@@ -427,6 +444,129 @@ def keys_bundle(
         bundle, signed = keyring.bundle()
     out.write_bytes(signed)
     typer.echo(f"信任列表第 {bundle.version} 版 · Trust bundle version {bundle.version} -> {out}")
+
+
+# -- devices ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _devices() -> Iterator[tuple[Devices, SqlDeviceStore, Keyring]]:
+    with _database() as (_, _, session, keyring):
+        store = SqlDeviceStore(session)
+        yield Devices(store, keyring, Registry(SqlRegistryStore(session))), store, keyring
+
+
+@devices_app.command("enroll")
+def devices_enroll(
+    owner: Annotated[str, typer.Option(help="Credit code of the party the device acts for.")],
+    kind: Annotated[DeviceKind, typer.Option(help="What sort of scanner it is.")],
+    public_key: Annotated[str, typer.Option(help="The device's raw Ed25519 public key, base64.")],
+    description: Annotated[str, typer.Option(help="Where it is, who carries it.")] = "",
+) -> None:
+    """登记设备 · Enrol a scanner's own public key (it keeps its private key)."""
+    with _devices() as (devices, _, _), _reported():
+        try:
+            raw = base64.b64decode(public_key, validate=True)
+        except binascii.Error:
+            raise errors.RecordInvalid(
+                "the public key is not base64", zh="公钥不是 base64 编码"
+            ) from None
+        device, record, new = devices.enroll(parse_credit_code(owner).text, kind, raw, description)
+    typer.echo(f"{'已登记' if new else '已存在'} {'Enrolled' if new else 'Already enrolled'} "
+               f"{device.name}")  # fmt: skip
+    _line("验证公钥 Verifier key", record.verifier_key)
+
+
+@devices_app.command("list")
+def devices_list(owner: Annotated[str, typer.Option(help="Credit code of the party.")]) -> None:
+    """列出设备 · List a party's scanners and the state of their keys."""
+    with _devices() as (devices, _, keyring), _reported():
+        found = devices.of(parse_credit_code(owner).text)
+        records = {r.name: r for r in keyring.keys()}  # noqa: SIM118  # a Keyring, not a dict
+    for d in found:
+        record = records[d.name]
+        state = (
+            f"已吊销 revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "有效 active"
+        )
+        typer.echo(f"{d.name:<40} {d.kind.zh}/{d.kind.value:<12} {d.description:<20} {state}")
+
+
+@devices_app.command("revoke")
+def devices_revoke(
+    name: str, reason: Annotated[str, typer.Option(help="Lost, stolen, cloned: for the record.")]
+) -> None:
+    """吊销设备 · Revoke a scanner: events received from now on are refused."""
+    with _devices() as (devices, _, keyring), _reported():
+        devices.get(name)
+        record = keyring.revoke(name, reason)
+    typer.echo(f"已吊销 Revoked {record.name} ({record.revocation_reason})")
+
+
+@devices_app.command("anomalies")
+def devices_anomalies(
+    device: Annotated[str | None, typer.Option(help="Only this device.")] = None,
+) -> None:
+    """接收异常 · What ingest recorded: cloned devices, replays, revoked keys, clock trouble."""
+    with _devices() as (_, store, _), _reported():
+        found = store.anomalies(device)
+    for a in found:
+        where = f"#{a.related_index}" if a.related_index is not None else "-"
+        typer.echo(f"{a.detected_at:%Y-%m-%d %H:%M}  {a.kind.value:<14} {a.device:<40} "
+                   f"counter {a.counter}  {where}  {a.detail}")  # fmt: skip
+    typer.echo(f"共 {len(found)} 条 · {len(found)} anomalies")
+
+
+@plates_app.command("import")
+def plates_import(
+    file: Annotated[Path, typer.Argument(help="CSV: checkpoint,plate,seen_at,confidence")],
+) -> None:
+    """导入号牌识别记录 · Import camera plate reads from a file (all or none)."""
+    with _reported():
+        try:
+            with file.open(encoding="utf-8-sig", newline="") as handle:
+                rows = [dict(row) | {"source": "file"} for row in csv.DictReader(handle)]
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise errors.RecordInvalid(
+                f"cannot read {file}: {exc}", zh=f"无法读取文件 {file}"
+            ) from None
+    settings = Settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine) as session, _reported(lines=_bad_reads):
+            registry = Registry(SqlRegistryStore(session))
+            new, kept = Sightings(SqlSightingStore(engine), registry).record(rows)
+    finally:
+        engine.dispose()
+    typer.echo(f"新增 {new} 条，已存在 {kept} 条 · {new} new reads, {kept} already stored")
+
+
+def _bad_reads(exc: errors.CustodyError) -> list[str]:
+    reads = exc.context.get("reads")
+    if not isinstance(reads, list):
+        return []
+    # a CSV's first data row is line 2
+    return [f"  第 {r['position'] + 2} 行 line {r['position'] + 2}: {r['detail_zh']}; {r['detail']}"
+            for r in reads]  # fmt: skip
+
+
+@plates_app.command("list")
+def plates_list(
+    plate: Annotated[str | None, typer.Option(help="Only this plate.")] = None,
+    checkpoint: Annotated[str | None, typer.Option(help="Only this checkpoint.")] = None,
+) -> None:
+    """查询号牌识别记录 · Plate reads, oldest first."""
+    settings = Settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with _reported():
+            wanted = parse_plate(plate).text if plate else None
+            found = SqlSightingStore(engine).reads(plate=wanted, checkpoint=checkpoint)
+    finally:
+        engine.dispose()
+    for r in found:
+        typer.echo(f"{r.seen_at:%Y-%m-%d %H:%M:%S}Z  {r.checkpoint:<24} {r.plate:<10} "
+                   f"{r.confidence:.2f}  {r.source.value}")  # fmt: skip
+    typer.echo(f"共 {len(found)} 条 · {len(found)} reads")
 
 
 def _write_label(printed: PrintedLabel, fmt: LabelFormat, out: Path) -> None:

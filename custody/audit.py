@@ -82,8 +82,8 @@ def _check_chunk(chunk: Sequence[tuple[int, bytes, bytes]], bundle: TrustBundle)
     for index, entry, stored_leaf in chunk:
         leaf = _merkle.leaf_hash(entry)
         try:
-            _, message = read_entry(entry)
-            digest, containers, prev = verified_links(message, bundle)
+            received_at, message = read_entry(entry)
+            digest, containers, prev = verified_links(message, bundle, received_at)
         except CustodyError as exc:
             out.append(_Checked(index, leaf, leaf == stored_leaf, f"{exc.code}: {exc.message}"))
             continue

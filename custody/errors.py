@@ -166,6 +166,14 @@ class EventsRefused(InputError):
     title_zh = "事件被拒收"
 
 
+class ReadsRefused(InputError):
+    """A batch of plate reads with bad ones in it; the context lists each by position."""
+
+    code = "reads-refused"
+    title = "Plate reads refused"
+    title_zh = "车牌识别记录被拒收"
+
+
 class RecordInvalid(InputError):
     """A registry record (permit, licence, vehicle) breaks one of its field rules."""
 
@@ -269,6 +277,22 @@ class EventMalformed(EvidenceError):
     title_zh = "交接事件格式错误"
 
 
+class CounterReused(EvidenceError):
+    """A device counter already used for another event: two devices share one key."""
+
+    code = "counter-reused"
+    title = "Device counter reused (cloned device)"
+    title_zh = "设备计数器重复（疑似设备被克隆）"
+
+
+class CounterStale(EvidenceError):
+    """A device counter at or below one already used: a replay of an old scan."""
+
+    code = "counter-stale"
+    title = "Stale device counter (replay)"
+    title_zh = "设备计数器回退（疑似重放）"
+
+
 class ChainBroken(EvidenceError):
     """An event's back link names no earlier entry of the same container."""
 
@@ -349,6 +373,14 @@ class ContainerNotFound(NotFoundError):
     title_zh = "未找到该容器"
 
 
+class DeviceUnknown(NotFoundError):
+    """No device of that name is enrolled."""
+
+    code = "device-unknown"
+    title = "Device not enrolled"
+    title_zh = "设备未登记"
+
+
 class SigningKeyMissing(NotFoundError):
     """No usable signing key exists for that owner and role."""
 
@@ -371,6 +403,14 @@ class AlreadyRegistered(ConflictError):
     code = "already-registered"
     title = "Already registered"
     title_zh = "已登记"
+
+
+class EventIdReused(ConflictError):
+    """An event id already in the log for an event with other content."""
+
+    code = "event-id-reused"
+    title = "Event id reused"
+    title_zh = "事件编号重复使用"
 
 
 class StorageError(CustodyError):

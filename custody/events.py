@@ -309,14 +309,16 @@ def read_event(message: bytes) -> tuple[_cose.Sign1, SignedEvent]:
     return sign1, SignedEvent(event, message, sign1.kid)
 
 
-def verify_event(message: bytes, bundle: TrustBundle) -> tuple[SignedEvent, PublicKeyRecord]:
+def verify_event(
+    message: bytes, bundle: TrustBundle, received_at: datetime | None = None
+) -> tuple[SignedEvent, PublicKeyRecord]:
     """Check a signed event against the trust bundle: a device key of the acting party.
 
     The key must be valid at the time the event claims; that time is the device's word,
-    the server's receive time is what orders the log.
+    the server's receive time is what orders the log, and what revocation is judged by.
     """
     sign1, signed = read_event(message)
-    record = bundle.verify(sign1, signed.event.event_time, KeyRole.DEVICE)
+    record = bundle.verify(sign1, signed.event.event_time, KeyRole.DEVICE, received_at)
     if record.owner != signed.event.party:
         raise KeyOwnerMismatch(
             f"event says party {signed.event.party} acted, but {record.owner}'s device "
@@ -330,7 +332,7 @@ def verify_event(message: bytes, bundle: TrustBundle) -> tuple[SignedEvent, Publ
 
 
 def verified_links(
-    message: bytes, bundle: TrustBundle
+    message: bytes, bundle: TrustBundle, received_at: datetime | None = None
 ) -> tuple[bytes, tuple[str, ...], tuple[bytes, ...]]:
     """For audits: check an event's signature and signer, read only its chain fields.
 
@@ -347,7 +349,7 @@ def verified_links(
     except (_cose.CoseStructureError, cbor2.CBORDecodeError, KeyError, TypeError, ValueError,
             OverflowError, OSError) as exc:  # fmt: skip
         raise _bad(f"unreadable: {exc!r}") from None
-    record = bundle.verify(sign1, when, KeyRole.DEVICE)
+    record = bundle.verify(sign1, when, KeyRole.DEVICE, received_at)
     if record.owner != party or record.name != device:
         raise KeyOwnerMismatch(
             f"event names {party}/{device} but {record.name} signed it",

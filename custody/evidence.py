@@ -190,7 +190,7 @@ def verify_bundle(
             raise _fail("inclusion", reason, zh, index=item.index) from exc
         try:
             when, message = read_entry(item.entry)
-            signed, _ = verify_event(message, trust)
+            signed, _ = verify_event(message, trust, when)
         except CustodyError as exc:
             raise _fail("event", f"entry {item.index}: {exc.message}",
                         f"第 {item.index} 条：{exc.zh}", index=item.index) from exc  # fmt: skip

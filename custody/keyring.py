@@ -89,6 +89,23 @@ class Keyring:
         self.publish()
         return key
 
+    def enroll(
+        self, owner: str, role: KeyRole, public_key: bytes, validity: timedelta = DEFAULT_VALIDITY
+    ) -> PublicKeyRecord:
+        """Publish a key whose private half is held elsewhere (a device made it itself)."""
+        start = _now().replace(microsecond=0)
+        while True:
+            taken = {k.name for k in self._store.list_keys()}
+            serial = 1 + sum(1 for name in taken if name.startswith(f"{owner}/{role.value}/"))
+            name = f"{owner}/{role.value}/{serial}"
+            record = PublicKeyRecord(name, owner, role, public_key, start, start + validity)
+            try:
+                self._store.insert_key(record, None)
+            except AlreadyRegistered:
+                continue  # another enrolment took this serial: take the next
+            self.publish()
+            return record
+
     def active(self, owner: str, role: KeyRole, at: datetime | None = None) -> SigningKey:
         """The newest key of ``owner`` and ``role`` that may sign at ``at`` (default: now)."""
         when = at or _now()
@@ -145,6 +162,11 @@ class Keyring:
         except AlreadyRegistered:
             return self.publish()  # a concurrent publisher took this version
         return signed
+
+    def latest_bundle_version(self) -> int | None:
+        """The newest published bundle's version (``None`` before the first)."""
+        latest = self._store.latest_bundle()
+        return None if latest is None else latest[0]
 
     def bundle(self) -> tuple[TrustBundle, bytes]:
         """The newest bundle, read back and checked against the root key."""

@@ -162,9 +162,14 @@ class PublicKeyRecord:
             return self
         return replace(self, revoked_at=at, revocation_reason=reason)
 
-    def check_usable_at(self, when: datetime) -> None:
-        """Raise unless a signature claiming time ``when`` by this key can be trusted."""
-        if self.revoked_at is not None:
+    def check_usable_at(self, when: datetime, received_at: datetime | None = None) -> None:
+        """Raise unless a signature claiming time ``when`` by this key can be trusted.
+
+        A revoked key's signatures are judged by when the server received them, never by
+        the time they claim (a thief sets the clock back): what reached us before the
+        revocation stays trusted, and with no receive time nothing is.
+        """
+        if self.revoked_at is not None and (received_at is None or received_at >= self.revoked_at):
             raise KeyRevoked(
                 f"key {self.name} was revoked on {self.revoked_at:%Y-%m-%d %H:%M} UTC "
                 f"({self.revocation_reason or 'no reason given'}); nothing it signed is trusted",

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from custody.keys import SigningKey, VerifierKey
     from custody.ports import LedgerStore, LedgerWriter
 
-__all__ = ["Ledger", "Receipt", "make_entry", "read_entry"]
+__all__ = ["Ledger", "Receipt", "make_entry", "read_entry", "verify_extension"]
 
 _ENTRY_SCHEMA = 1
 
@@ -86,6 +86,32 @@ class Receipt:
             _merkle.verify_inclusion(self.leaf_hash, self.index, self.size, self.proof, point.root)
         except _merkle.ProofError as exc:
             raise ProofInvalid(f"inclusion proof fails: {exc}", zh="包含性证明不成立") from exc
+
+
+def verify_extension(old_note: bytes, new_note: bytes, proof: Sequence[bytes],
+                     log_key: VerifierKey) -> tuple[Checkpoint, Checkpoint]:  # fmt: skip
+    """Check that the checkpoint ``new_note`` extends ``old_note`` (both signed by ``log_key``).
+
+    What a scanner or monitor does with every new checkpoint it is shown: a log that showed
+    it one history and now shows another fails here, and the two signed notes prove it.
+    Raises ``ProofInvalid`` (or the note's signature errors); returns both checkpoints.
+    """
+    old = Checkpoint.parse_body(open_note(old_note, [log_key])[0])
+    new = Checkpoint.parse_body(open_note(new_note, [log_key])[0])
+    if old.origin != new.origin:
+        raise ProofInvalid(
+            f"checkpoints of two logs: {old.origin} and {new.origin}", zh="两个检查点来自不同日志"
+        )
+    try:
+        _merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
+    except _merkle.ProofError as exc:
+        raise ProofInvalid(
+            f"the log at size {new.size} does not extend the one signed at size {old.size}: {exc}",
+            zh=f"树大小 {new.size} 的日志不是树大小 {old.size} 时已签名日志的延续：账本历史被改写",
+            old_size=old.size,
+            new_size=new.size,
+        ) from exc
+    return old, new
 
 
 class Ledger:

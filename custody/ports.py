@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from datetime import date, datetime
 
     from custody.containers import Container
+    from custody.devices import Anomaly, Device
     from custody.keys import PublicKeyRecord
     from custody.parties import (
         Checkpoint,
@@ -28,6 +29,7 @@ __all__ = [
     "AppendBatch",
     "ChainFlag",
     "ContainerStore",
+    "DeviceStore",
     "IssuedLabel",
     "KeyStore",
     "LedgerState",
@@ -123,12 +125,43 @@ class ContainerStore(Protocol):
         """The container with this digital identification code, if any."""
         ...
 
+    def known(self, digital_ids: list[str]) -> set[str]:
+        """Which of these codes are registered containers."""
+        ...
+
     def insert_label(self, label: IssuedLabel) -> None:
         """Record a label minted for a container."""
         ...
 
     def labels_of(self, digital_id: str) -> list[IssuedLabel]:
         """Every label minted for a container, oldest first."""
+        ...
+
+
+class DeviceStore(Protocol):
+    """Enrolled devices and the anomalies ingest recorded about them."""
+
+    def insert_device(self, device: Device) -> None:
+        """Store a newly enrolled device; ``AlreadyRegistered`` if the name is taken."""
+        ...
+
+    def get_device(self, name: str) -> Device | None:
+        """The device with this name, if enrolled."""
+        ...
+
+    def devices_of(self, owner: str) -> list[Device]:
+        """Every device of a party, by name."""
+        ...
+
+    def add_anomalies(self, anomalies: list[Anomaly]) -> int:
+        """Record anomalies; one already recorded (same kind and event id) is not repeated.
+
+        Returns how many were new.
+        """
+        ...
+
+    def anomalies(self, device: str | None = None) -> list[Anomaly]:
+        """Recorded anomalies, oldest first, of one device or of all."""
         ...
 
 
@@ -270,6 +303,18 @@ class LedgerStore(Protocol):
 
     def entries(self, start: int, stop: int) -> list[StoredEntry]:
         """Entries ``start..stop-1`` in order."""
+        ...
+
+    def by_event_ids(self, event_ids: list[str]) -> dict[str, StoredEntry]:
+        """The entries holding these event ids (those present)."""
+        ...
+
+    def device_counters(self, devices: list[str]) -> dict[str, int]:
+        """Each device's highest counter in the log (devices with no entry are left out)."""
+        ...
+
+    def by_device_counter(self, device: str, counters: list[int]) -> dict[int, StoredEntry]:
+        """The entries a device made with these counters (those present)."""
         ...
 
     def container_entries(self, container: str) -> list[StoredEntry]:

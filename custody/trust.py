@@ -133,7 +133,13 @@ class TrustBundle:
         """The key with this name, if the bundle has it."""
         return next((k for k in self.keys if k.name == name), None)
 
-    def verify(self, message: _cose.Sign1, signed_at: datetime, role: KeyRole) -> PublicKeyRecord:
+    def verify(
+        self,
+        message: _cose.Sign1,
+        signed_at: datetime,
+        role: KeyRole,
+        received_at: datetime | None = None,
+    ) -> PublicKeyRecord:
         """Find the key that made ``message`` and check it may be trusted at ``signed_at``.
 
         Every key with the message's key id and the expected role is tried. The signature is
@@ -149,7 +155,7 @@ class TrustBundle:
             )
         for record in candidates:
             if message.verify(record.verifier()):
-                record.check_usable_at(signed_at)
+                record.check_usable_at(signed_at, received_at)
                 return record
         raise SignatureInvalid(
             f"the signature does not match key {candidates[0].name}: forged or altered",

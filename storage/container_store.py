@@ -62,6 +62,10 @@ class SqlContainerStore:
         row = self._session.get(ContainerRow, digital_id)
         return None if row is None else _container(row)
 
+    def known(self, digital_ids: list[str]) -> set[str]:
+        query = select(ContainerRow.digital_id).where(col(ContainerRow.digital_id).in_(digital_ids))
+        return set(self._session.exec(query).all())
+
     def insert_label(self, label: IssuedLabel) -> None:
         row = LabelRow(
             digital_id=label.digital_id,

@@ -140,6 +140,30 @@ class SqlLedgerStore:
         return [StoredEntry(idx, event_id, bytes(event_hash), bytes(entry), bytes(leaf))
                 for idx, event_id, event_hash, entry, leaf in self._read(query)]  # fmt: skip
 
+    def by_event_ids(self, event_ids: list[str]) -> dict[str, StoredEntry]:
+        if not event_ids:
+            return {}
+        rows = self._read(select(*_ENTRY_COLUMNS).where(_ENTRY.c.event_id.in_(event_ids)))
+        return {row.event_id: _stored(row) for row in rows}
+
+    def device_counters(self, devices: list[str]) -> dict[str, int]:
+        if not devices:
+            return {}
+        query = (
+            select(_ENTRY.c.device, func.max(_ENTRY.c.counter).label("counter"))
+            .where(_ENTRY.c.device.in_(devices))
+            .group_by(_ENTRY.c.device)
+        )
+        return {row.device: row.counter for row in self._read(query)}
+
+    def by_device_counter(self, device: str, counters: list[int]) -> dict[int, StoredEntry]:
+        if not counters:
+            return {}
+        query = select(*_ENTRY_COLUMNS, _ENTRY.c.counter).where(
+            _ENTRY.c.device == device, _ENTRY.c.counter.in_(counters)
+        )
+        return {row.counter: _stored(row) for row in self._read(query)}
+
     def container_entries(self, container: str) -> list[StoredEntry]:
         query = (
             select(*_ENTRY_COLUMNS)

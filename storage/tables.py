@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
     "CheckpointRow",
     "ContainerRow",
+    "DeviceRow",
+    "GpsFixRow",
+    "IngestAnomalyRow",
     "LabelRow",
     "LedgerCheckpointRow",
     "LedgerContainerRow",
@@ -24,7 +27,9 @@ __all__ = [
     "LicenceRow",
     "PartyRow",
     "PermitRow",
+    "PlateReadRow",
     "SigningKeyRow",
+    "TerminalRow",
     "TrustBundleRow",
     "VehicleRow",
     "metadata",
@@ -192,6 +197,9 @@ class LedgerEntryRow(SQLModel, table=True):
     device: str = Field(max_length=100)
     counter: int = Field(sa_column=Column(BigInteger, nullable=False))
 
+    # A device never uses a counter twice: the database says so even if two appends race.
+    __table_args__ = (Index("ux_ledger_entry_device_counter", "device", "counter", unique=True),)
+
 
 class LedgerContainerRow(SQLModel, table=True):
     """Which entries name which container (a container's history, in log order)."""
@@ -246,3 +254,84 @@ class LedgerFlagRow(SQLModel, table=True):
     idx: int = Field(sa_column=Column(BigInteger, nullable=False))
     claimed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     head: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+# -- scanning: devices, plate reads, vehicle terminals ---------------------------------------------
+
+
+class DeviceRow(SQLModel, table=True):
+    """A scanner enrolled with its own key; its name is its key's name and what its events say."""
+
+    __tablename__ = "device"
+
+    name: str = Field(primary_key=True, max_length=100)
+    kind: str = Field(max_length=20)
+    owner: str = Field(max_length=18, index=True)
+    description: str = Field(default="", max_length=200)
+    enrolled_at: datetime = Field(default_factory=_now)
+
+
+class IngestAnomalyRow(SQLModel, table=True):
+    """Something wrong seen at ingest (a cloned device, a stale counter), with the signed bytes."""
+
+    __tablename__ = "ingest_anomaly"
+    __table_args__ = (UniqueConstraint("kind", "event_id", name="ux_ingest_anomaly"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    device: str = Field(max_length=100, index=True)
+    event_id: str = Field(max_length=36)
+    counter: int | None = Field(default=None, sa_column=Column(BigInteger))
+    detail: str = Field(max_length=500)
+    evidence: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    related_idx: int | None = Field(default=None, sa_column=Column(BigInteger))
+    detected_at: datetime = Field(default_factory=_now)
+
+
+class PlateReadRow(SQLModel, table=True):
+    """A camera's plate read at a road checkpoint (ANPR)."""
+
+    __tablename__ = "plate_read"
+    __table_args__ = (UniqueConstraint("checkpoint", "plate", "seen_at", name="ux_plate_read"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint: str = Field(max_length=64, index=True)
+    plate: str = Field(max_length=16, index=True)
+    seen_at: datetime = Field(index=True)
+    confidence: float
+    source: str = Field(max_length=16)
+    received_at: datetime = Field(default_factory=_now)
+
+
+class TerminalRow(SQLModel, table=True):
+    """A JT/T 808 vehicle terminal, known by its phone number once it has registered."""
+
+    __tablename__ = "terminal"
+
+    phone: str = Field(primary_key=True, max_length=20)
+    plate: str | None = Field(default=None, max_length=16, index=True)
+    plate_colour: int = 0
+    manufacturer: str = Field(default="", max_length=11)
+    model: str = Field(default="", max_length=30)
+    terminal_id: str = Field(default="", max_length=30)
+    auth_code: str = Field(max_length=64)
+    registered_at: datetime = Field(default_factory=_now)
+
+
+class GpsFixRow(SQLModel, table=True):
+    """One position a vehicle terminal reported, as it reported it (no correction)."""
+
+    __tablename__ = "gps_fix"
+
+    terminal: str = Field(primary_key=True, max_length=20)
+    fix_time: datetime = Field(primary_key=True)
+    plate: str | None = Field(default=None, max_length=16, index=True)
+    lat: float
+    lon: float
+    crs: str = Field(max_length=8)
+    altitude_m: int = 0
+    speed_kmh: float = 0.0
+    heading: int = 0
+    alarm: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    status: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    received_at: datetime = Field(default_factory=_now)

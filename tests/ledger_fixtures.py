@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlmodel import Session
 
-from custody.digital_id import DigitalId
+from custody.containers import Container, ContainerType, NewContainer, PhysicalForm
+from custody.devices import Device, DeviceKind
+from custody.digital_id import DigitalId, parse_digital_id
 from custody.events import (
     NO_PREVIOUS,
     CustodyEvent,
@@ -18,9 +22,19 @@ from custody.events import (
     read_event,
     sign_event,
 )
+from custody.keyring import Keyring
 from custody.keys import KeyRole, SigningKey
+from custody.parties import Party, PartyRole
+from custody.registry import Registry
 from custody.trust import TrustBundle
+from storage.container_store import SqlContainerStore
+from storage.device_store import SqlDeviceStore
+from storage.key_store import SqlKeyStore
+from storage.registry_store import SqlRegistryStore
 from tests.conftest import DISPOSER_CODE, GENERATOR_CODE, TRANSPORTER_CODE
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 T0 = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
 ORIGIN = "custody.test/log/2026"
@@ -91,4 +105,45 @@ class Scanner:
         self.last.update(other.last)
 
 
-__all__ = ["BUNDLE", "DEVICES", "LOG_KEY", "ORIGIN", "T0", "Mass", "MassSource", "Scanner", "drum"]
+_ROLES = {GENERATOR_CODE: PartyRole.GENERATOR, TRANSPORTER_CODE: PartyRole.TRANSPORTER,
+          DISPOSER_CODE: PartyRole.DISPOSER}  # fmt: skip
+
+
+def enroll_scanners(
+    engine: Engine, kek: bytes, drums: int = 20, *, register_parties: bool = False
+) -> None:
+    """Into a service's database: the fixture devices (public halves, enrolled) and drums 1..n.
+
+    The parties must be registered already, or ``register_parties`` does it.
+    """
+    with Session(engine) as session:
+        if register_parties:
+            registry = Registry(SqlRegistryStore(session))
+            for code, role in _ROLES.items():
+                registry.register_party(Party(code, f"单位{code[-4:]}", frozenset({role})))
+        keys, devices = SqlKeyStore(session), SqlDeviceStore(session)
+        for party, device in DEVICES.items():
+            keys.insert_key(device.record, None)
+            devices.insert_device(
+                Device(device.record.name, DeviceKind.HANDHELD, party, "fixture", T0)
+            )
+        Keyring(keys, kek).publish()
+        containers = SqlContainerStore(session)
+        for n in range(1, drums + 1):
+            facts = NewContainer(GENERATOR_CODE, "900-249-08", date(2026, 3, 5),
+                                 PhysicalForm.LIQUID, ContainerType.DRUM, 200, 150_000)  # fmt: skip
+            containers.insert_container(Container(parse_digital_id(drum(n)), "2021", facts))
+
+
+__all__ = [
+    "BUNDLE",
+    "DEVICES",
+    "LOG_KEY",
+    "ORIGIN",
+    "T0",
+    "Mass",
+    "MassSource",
+    "Scanner",
+    "drum",
+    "enroll_scanners",
+]

@@ -10,19 +10,27 @@ from sqlmodel import Session
 
 from api.wiring import label_issuer, open_ledger
 from custody.containers import Containers
+from custody.devices import Devices
+from custody.ingest import Ingest
 from custody.keyring import Keyring
 from custody.ledger import Ledger
 from custody.registry import Registry
 from labels.issuing import LabelIssuer
 from storage.container_store import SqlContainerStore
+from storage.device_store import SqlDeviceStore
 from storage.key_store import SqlKeyStore
 from storage.registry_store import SqlRegistryStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from custody.trust import TrustBundle
+
 __all__ = [
     "ContainersDep",
+    "DeviceStoreDep",
+    "DevicesDep",
+    "IngestDep",
     "IssuerDep",
     "KeyringDep",
     "LedgerDep",
@@ -89,3 +97,49 @@ def _ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
+
+
+def _device_store(session: SessionDep) -> SqlDeviceStore:
+    return SqlDeviceStore(session)
+
+
+DeviceStoreDep = Annotated[SqlDeviceStore, Depends(_device_store)]
+
+
+def _devices(store: DeviceStoreDep, keyring: KeyringDep, registry: RegistryDep) -> Devices:
+    return Devices(store, keyring, registry)
+
+
+DevicesDep = Annotated[Devices, Depends(_devices)]
+
+
+_BUNDLE_LOCK = threading.Lock()
+
+
+def _current_bundle(request: Request, keyring: Keyring) -> TrustBundle:
+    """The newest trust bundle, parsed and checked once per version, not once per request."""
+    state = request.app.state
+    latest = keyring.latest_bundle_version()
+    with _BUNDLE_LOCK:
+        cached: tuple[int, TrustBundle] | None = getattr(state, "trust_bundle", None)
+        if cached is not None and cached[0] == latest:
+            return cached[1]
+    bundle, _ = keyring.bundle()
+    with _BUNDLE_LOCK:
+        state.trust_bundle = (bundle.version, bundle)
+    return bundle
+
+
+def _ingest(
+    request: Request,
+    session: SessionDep,
+    keyring: KeyringDep,
+    ledger: LedgerDep,
+    devices: DeviceStoreDep,
+) -> Ingest:
+    return Ingest(
+        ledger, devices, SqlContainerStore(session), lambda: _current_bundle(request, keyring)
+    )
+
+
+IngestDep = Annotated[Ingest, Depends(_ingest)]

@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.endpoints.deps import KeyringDep, LedgerDep
+from api.endpoints.deps import IngestDep, KeyringDep, LedgerDep
 from api.schemas.ledger import EventBatch, EventPublic, ReceiptPublic, ReceiptsPublic, b64
-from custody.errors import CustodyError, EventsRefused
-from custody.events import SignedEvent, read_event, verify_event
+from custody.events import read_event
 from custody.evidence import export_container
 from custody.export import epcis_document
+from custody.ingest import Refusal
 from custody.ledger import read_entry
 
 router = APIRouter(tags=["ledger"])
@@ -25,35 +25,36 @@ _PROBLEMS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/events", status_code=status.HTTP_201_CREATED, responses=_PROBLEMS)
+@router.post(
+    "/events",
+    status_code=status.HTTP_201_CREATED,
+    responses={**_PROBLEMS, 200: {"description": "All were in the log already, or a dry run"}},
+)
 def append_events(
-    body: EventBatch, keyring: KeyringDep, ledger: LedgerDep, response: Response
+    body: EventBatch,
+    ingest: IngestDep,
+    response: Response,
+    *,
+    dry_run: Annotated[bool, Query(description="Only check the events; append nothing.")] = False,
 ) -> ReceiptsPublic:
     """Append device-signed events; each gets its index, inclusion proof and checkpoint.
 
-    The whole batch is refused if any event is malformed or not signed by a known device of
-    the party it names; the problem lists every bad event by its position. Sending the same
-    event again returns its original receipt (``duplicate: true``).
+    The whole batch is refused if any event is malformed, not signed by an enrolled device of
+    the party it names, names an unregistered container, or reuses or rewinds a device counter;
+    the problem lists every bad event by its position. Sending the same event again returns
+    its original receipt (``duplicate: true``). Business-rule breaches are accepted: the
+    checker flags them.
     """
-    bundle, _ = keyring.bundle()
-    verified: list[SignedEvent] = []
-    bad: list[dict[str, object]] = []
+    messages: list[bytes] = []
+    undecodable: list[Refusal] = []
     for position, text in enumerate(body.events):
         try:
-            signed, _ = verify_event(base64.b64decode(text, validate=True), bundle)
-            verified.append(signed)
+            messages.append(base64.b64decode(text, validate=True))
         except binascii.Error:
-            bad.append({"position": position, "code": "not-base64", "detail": "not base64"})
-        except CustodyError as exc:
-            bad.append({"position": position, "code": exc.code, "detail": exc.message})
-    if bad:
-        raise EventsRefused(
-            f"{len(bad)} of {len(body.events)} events are malformed or not trusted; none appended",
-            zh=f"{len(bad)} 个事件格式错误或签名不可信，本批均未入账",
-            events=bad,
-        )
-    receipts = ledger.append(verified)
-    if all(r.duplicate for r in receipts):
+            messages.append(b"")
+            undecodable.append(Refusal(position, "not-base64", "not base64", "不是 base64 编码"))
+    receipts = ingest.submit(messages, dry_run=dry_run, refused=undecodable)
+    if dry_run or all(r.duplicate for r in receipts):
         response.status_code = status.HTTP_200_OK
     return ReceiptsPublic(receipts=[ReceiptPublic.of(r) for r in receipts])
 

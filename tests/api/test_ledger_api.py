@@ -8,19 +8,16 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlmodel import Session
 
 from api.app import create_app
 from api.settings import Settings
 from custody.checkpoint import Checkpoint, open_note
 from custody.events import Step
 from custody.evidence import EvidenceBundle, verify_bundle
-from custody.keyring import Keyring
 from custody.keys import VerifierKey
 from storage.engine import make_engine
-from storage.key_store import SqlKeyStore
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
-from tests.ledger_fixtures import DEVICES, Scanner, drum
+from tests.ledger_fixtures import Scanner, drum, enroll_scanners
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,11 +39,7 @@ def ledger_client(tmp_path: Path) -> Iterator[TestClient]:
             party = {"credit_code": code, "name": f"单位{code[-4:]}", "roles": [role]}
             assert client.post("/parties", json=party).status_code == 201
         engine = make_engine(settings.effective_database_url)
-        with Session(engine) as session:  # devices hold their own keys: register the public half
-            store = SqlKeyStore(session)
-            for device in DEVICES.values():
-                store.insert_key(device.record, None)
-            Keyring(store, KEK.get_secret_value().encode()).publish()
+        enroll_scanners(engine, KEK.get_secret_value().encode())  # devices hold their own keys
         engine.dispose()
         yield client
 

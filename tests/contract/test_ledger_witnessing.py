@@ -66,8 +66,8 @@ def test_witness_refuses_a_split_view(ledger_store: LedgerStore) -> None:
     honest.append([Scanner(GENERATOR_CODE).scan(Step.COMMISSIONING, drum(1))])
     cosign_latest(honest, witness.add_checkpoint)
     # The same log key shows someone else another history of the same origin.
-    other = Ledger(InMemoryLedgerStore(), LOG_KEY, ORIGIN)
-    other.append([Scanner(GENERATOR_CODE).scan(Step.COMMISSIONING, drum(7), seed=99)])
-    other.append([Scanner(GENERATOR_CODE).scan(Step.COMMISSIONING, drum(8), seed=98)])
+    other, scanner = Ledger(InMemoryLedgerStore(), LOG_KEY, ORIGIN), Scanner(GENERATOR_CODE)
+    other.append([scanner.scan(Step.COMMISSIONING, drum(7), seed=99)])
+    other.append([scanner.scan(Step.COMMISSIONING, drum(8), seed=98)])
     with pytest.raises((ProofInvalid, ConflictError)):
         cosign_latest(other, witness.add_checkpoint, witnessed_size=1)

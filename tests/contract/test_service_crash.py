@@ -28,7 +28,7 @@ from storage.key_store import SqlKeyStore
 from storage.ledger_store import SqlLedgerStore
 from storage.migrate import upgrade
 from tests.conftest import GENERATOR_CODE
-from tests.ledger_fixtures import BUNDLE, DEVICES, Scanner, drum
+from tests.ledger_fixtures import BUNDLE, Scanner, drum, enroll_scanners
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from custody.events import SignedEvent
 
 ROOT = Path(__file__).resolve().parents[2]
+DRUMS = 60
 KEK = "tests-only key-encryption key"
 
 
@@ -113,11 +114,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     upgrade(url)
     engine = make_engine(url)
-    with Session(engine) as session:  # the devices' public keys, as enrolment would register them
-        keys = SqlKeyStore(session)
-        for device in DEVICES.values():
-            keys.insert_key(device.record, None)
-        Keyring(keys, KEK.encode()).publish()
+    enroll_scanners(engine, KEK.encode(), DRUMS, register_parties=True)
     engine.dispose()
     yield url
     if drop is not None:
@@ -138,7 +135,7 @@ def test_service_killed_mid_ingest_loses_nothing_acknowledged(
             b = 0
             while not stop.is_set():  # a scanner uploading its queue, batch after batch
                 n = 5 * b
-                batch = [scanner.scan(Step.COMMISSIONING, drum(1 + (n + i) % 999), seed=n + i)
+                batch = [scanner.scan(Step.COMMISSIONING, drum(1 + (n + i) % DRUMS), seed=n + i)
                          for i in range(5)]  # fmt: skip
                 b += 1
                 sent.append(batch)

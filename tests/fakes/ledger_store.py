@@ -6,7 +6,7 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from custody.errors import StorageError
+from custody.errors import AlreadyRegistered, StorageError
 from custody.ports import AppendBatch, ChainFlag, LedgerState, StoredEntry
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ class InMemoryLedgerStore:
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._checkpoints: list[tuple[int, bytes, bytes]] = []
         self._flags: list[ChainFlag] = []
+        self._by_device: dict[str, dict[int, StoredEntry]] = {}
 
     @contextmanager
     def writer(self) -> Iterator[_Writer]:
@@ -46,6 +47,16 @@ class InMemoryLedgerStore:
 
     def entries(self, start: int, stop: int) -> list[StoredEntry]:
         return self._entries[start:stop]
+
+    def by_event_ids(self, event_ids: list[str]) -> dict[str, StoredEntry]:
+        return {e: self._by_event[e] for e in event_ids if e in self._by_event}
+
+    def device_counters(self, devices: list[str]) -> dict[str, int]:
+        return {d: max(self._by_device[d]) for d in devices if self._by_device.get(d)}
+
+    def by_device_counter(self, device: str, counters: list[int]) -> dict[int, StoredEntry]:
+        mine = self._by_device.get(device, {})
+        return {c: mine[c] for c in counters if c in mine}
 
     def container_entries(self, container: str) -> list[StoredEntry]:
         return [self._entries[i] for i in self._by_container.get(container, [])]
@@ -104,10 +115,14 @@ class _Writer:
             return
         entries, nodes, heads, flags, state, root = self._pending
         s = self._store
+        for e in entries:  # the SQL store's unique (device, counter) index
+            if e.counter in s._by_device.get(e.device, {}):
+                raise AlreadyRegistered(f"device {e.device} counter {e.counter} used twice")
         for e in entries:
             stored = StoredEntry(e.index, e.event_id, e.event_hash, e.entry, e.leaf_hash)
             s._entries.append(stored)
             s._by_event[e.event_id] = stored
+            s._by_device.setdefault(e.device, {})[e.counter] = stored
             for c in e.containers:
                 s._by_container.setdefault(c, []).append(e.index)
         s._nodes.update({(lo, hi): h for lo, hi, h in nodes})
