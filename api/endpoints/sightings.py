@@ -1,0 +1,99 @@
+"""Checkpoint feeds: camera plate reads (ANPR) pushed by road checkpoints, and queries."""
+
+from __future__ import annotations
+
+from datetime import datetime  # FastAPI reads annotations at run time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from api.endpoints.deps import RegistryDep
+from custody.plates import parse_plate
+from custody.sightings import PlateRead, ReadSource, Sightings
+from storage.sighting_store import SqlSightingStore
+
+router = APIRouter(tags=["checkpoints"])
+
+
+class PlateReadIn(BaseModel):
+    """One plate read as a camera reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field(max_length=64)
+    plate: str = Field(max_length=32)
+    seen_at: datetime = Field(description="ISO 8601 with a time zone.")
+    confidence: float = Field(ge=0, le=1)
+
+
+class PlateReadBatch(BaseModel):
+    """Reads from one or more cameras; stored all or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reads: list[PlateReadIn] = Field(min_length=1, max_length=10_000)
+
+
+class PlateReadPublic(BaseModel):
+    """A stored read."""
+
+    checkpoint: str
+    plate: str
+    seen_at: datetime
+    confidence: float
+    source: ReadSource
+
+
+class RecordedPublic(BaseModel):
+    """What a batch did."""
+
+    new: int
+    duplicate: int = Field(description="Reads already stored (same checkpoint, plate, time).")
+
+
+def _store(request: Request) -> SqlSightingStore:
+    return SqlSightingStore(request.app.state.engine)
+
+
+StoreDep = Annotated[SqlSightingStore, Depends(_store)]
+
+
+@router.post(
+    "/plate-reads",
+    status_code=status.HTTP_201_CREATED,
+    responses={422: {"description": "Reads refused, each named by position (problem details)"}},
+)
+def record_plate_reads(
+    body: PlateReadBatch, store: StoreDep, registry: RegistryDep, response: Response
+) -> RecordedPublic:
+    """Store camera plate reads from registered checkpoints; a read sent again is not doubled."""
+    new, duplicate = Sightings(store, registry).record(
+        [r.model_dump() | {"source": ReadSource.API} for r in body.reads]
+    )
+    if new == 0:
+        response.status_code = status.HTTP_200_OK
+    return RecordedPublic(new=new, duplicate=duplicate)
+
+
+@router.get("/plate-reads", responses={422: {"description": "Bad filter (problem details)"}})
+def list_plate_reads(
+    store: StoreDep,
+    plate: Annotated[str | None, Query()] = None,
+    checkpoint: Annotated[str | None, Query()] = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query()] = None,
+) -> list[PlateReadPublic]:
+    """Reads by plate, checkpoint and time window, oldest first."""
+    found = store.reads(
+        plate=parse_plate(plate).text if plate else None,
+        checkpoint=checkpoint,
+        since=since,
+        until=until,
+    )
+    return [_public(r) for r in found]
+
+
+def _public(read: PlateRead) -> PlateReadPublic:
+    return PlateReadPublic(checkpoint=read.checkpoint, plate=read.plate, seen_at=read.seen_at,
+                           confidence=read.confidence, source=read.source)  # fmt: skip

@@ -1,0 +1,70 @@
+"""Plate reads in SQL, behind :class:`custody.sightings.SightingStore`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from custody.errors import StorageError
+from custody.sightings import PlateRead, ReadSource
+from storage.tables import PlateReadRow
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from sqlalchemy.engine import Engine
+
+__all__ = ["SqlSightingStore"]
+
+_READ = PlateReadRow.__table__  # type: ignore[attr-defined]
+
+
+class SqlSightingStore:
+    """Plate reads in one table; a read sent twice is stored once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+
+    def add_reads(self, reads: Sequence[PlateRead]) -> int:
+        if not reads:
+            return 0
+        rows = [{"checkpoint": r.checkpoint, "plate": r.plate, "seen_at": r.seen_at,
+                 "confidence": r.confidence, "source": r.source.value} for r in reads]  # fmt: skip
+        statement = self._dialect.insert(_READ).on_conflict_do_nothing()
+        try:
+            with self._engine.begin() as conn:
+                return max(conn.execute(statement, rows).rowcount, 0)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not store plate reads: {exc.__class__.__name__}",
+                               zh="无法保存车牌识别记录") from exc  # fmt: skip
+
+    def reads(
+        self,
+        *,
+        plate: str | None = None,
+        checkpoint: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PlateRead]:
+        query = select(_READ).order_by(_READ.c.seen_at, _READ.c.id)
+        if plate is not None:
+            query = query.where(_READ.c.plate == plate)
+        if checkpoint is not None:
+            query = query.where(_READ.c.checkpoint == checkpoint)
+        if since is not None:
+            query = query.where(_READ.c.seen_at >= since)
+        if until is not None:
+            query = query.where(_READ.c.seen_at < until)
+        try:
+            with self._engine.connect() as conn:
+                rows = list(conn.execute(query))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not read plate reads: {exc.__class__.__name__}",
+                               zh="无法读取车牌识别记录") from exc  # fmt: skip
+        return [PlateRead(r.checkpoint, r.plate, r.seen_at, r.confidence, ReadSource(r.source))
+                for r in rows]  # fmt: skip
