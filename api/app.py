@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from anyio import to_thread
 from fastapi_offline import FastAPIOffline
 
 from api import problems
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
     from fastapi import FastAPI
 
-__all__ = ["create_app"]
+__all__ = ["WORKER_THREADS", "create_app"]
+
+WORKER_THREADS = 32
 
 _DESCRIPTION = """\
 危险废物全链条追溯：电子标识、防篡改的交接账本与道路卡口核查。
@@ -41,7 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.should_migrate_on_start:
             upgrade(url)
         app.state.kek = key_encryption_key(settings)
-        app.state.engine = make_engine(url)
+        # Sync endpoints run on worker threads; a request holds its session's connection while
+        # a store opens a second one, so the pool must hold two per thread or they deadlock.
+        to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        app.state.engine = make_engine(url, connections=2 * WORKER_THREADS + 4)
         try:
             yield
         finally:

@@ -39,6 +39,7 @@ Sources:
 
 from __future__ import annotations
 
+import functools
 import string
 import unicodedata
 from dataclasses import dataclass, field
@@ -252,6 +253,7 @@ class CreditCode:
         return ORG_TYPES[self.authority][self.org_type]
 
 
+@functools.lru_cache(maxsize=8192)  # immutable results; the same codes arrive all day
 def parse_credit_code(text: str) -> CreditCode:
     """Parse a unified social credit code.
 

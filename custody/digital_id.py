@@ -15,6 +15,7 @@ the part that is wrong.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class DigitalId:
         return self.text
 
 
+@functools.lru_cache(maxsize=8192)  # immutable results; the same codes arrive all day
 def parse_digital_id(text: str) -> DigitalId:
     """Read a digital identification code; spaces between parts and lower case are forgiven."""
     raw = unicodedata.normalize("NFKC", text).strip().upper().replace(" ", "")

@@ -36,6 +36,7 @@ after surrounding whitespace is removed, separator included.
 from __future__ import annotations
 
 import enum
+import functools
 import string
 import unicodedata
 from dataclasses import dataclass, field
@@ -152,6 +153,7 @@ class Plate:
         return f"{self.province}{self.authority}·{self.serial}{self.kind.suffix}"
 
 
+@functools.lru_cache(maxsize=8192)  # immutable results; the same codes arrive all day
 def parse_plate(text: str) -> Plate:
     """Parse a plate as people type it.
 

@@ -25,20 +25,25 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, connections: int | None = None) -> Engine:
     """Create an engine with the settings each back end needs to keep accepted data safe.
 
     SQLite runs in WAL mode with ``synchronous=FULL`` (an acknowledged commit survives power
     loss), foreign keys on, and a busy timeout so concurrent writers wait instead of failing.
     The driver's own transaction handling is switched off so that SAVEPOINTs work.
+    ``connections`` caps the pool (the service sizes it to its worker threads: a request
+    holds its session's connection while a store opens another).
     """
     parsed = normalise_url(url)
+    pool: dict[str, int] = {}
+    if connections is not None:
+        pool = {"pool_size": connections, "max_overflow": 0}  # no churn of new connections
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        return create_engine(parsed, echo=echo, pool_pre_ping=True, **pool)
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
+    engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: object) -> None:  # noqa: ANN401  # DB-API is untyped

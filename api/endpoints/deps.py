@@ -11,6 +11,7 @@ from sqlmodel import Session
 from api.wiring import label_issuer, open_ledger
 from custody.containers import Containers
 from custody.devices import Devices
+from custody.group_commit import GroupCommit
 from custody.ingest import Ingest
 from custody.keyring import Keyring
 from custody.ledger import Ledger
@@ -92,6 +93,7 @@ def _ledger(request: Request) -> Ledger:
             with Session(state.engine) as session:
                 keyring = Keyring(SqlKeyStore(session), state.kek)
                 state.ledger = open_ledger(state.engine, keyring, state.settings.log_origin)
+                state.group_commit = GroupCommit(state.ledger)
         ledger: Ledger = state.ledger
     return ledger
 
@@ -138,7 +140,11 @@ def _ingest(
     devices: DeviceStoreDep,
 ) -> Ingest:
     return Ingest(
-        ledger, devices, SqlContainerStore(session), lambda: _current_bundle(request, keyring)
+        ledger,
+        devices,
+        SqlContainerStore(session),
+        lambda: _current_bundle(request, keyring),
+        append=request.app.state.group_commit.append,
     )
 
 
