@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from custody.tracks import TrackStore  # defined beside its records; listed here with the others
+
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from datetime import date, datetime
@@ -38,6 +40,7 @@ __all__ = [
     "NewEntry",
     "RegistryStore",
     "StoredEntry",
+    "TrackStore",
 ]
 
 
