@@ -15,6 +15,14 @@ def test_every_setting_is_documented() -> None:
         assert f"`CUSTODY_{name.upper()}`" in text, name
 
 
+def test_every_scanner_setting_is_documented() -> None:
+    from api.scan_cli import ScannerSettings  # noqa: PLC0415  # only this test needs it
+
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    for name in ScannerSettings.model_fields:
+        assert f"`CUSTODY_SCANNER_{name.upper()}`" in text, name
+
+
 def test_readme_quick_start_is_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     quick_start = text.split("## Quick start", 1)[1].split("##", 1)[0]
