@@ -22,6 +22,8 @@ import typer
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from api.gateway_cli import gateway
+from api.scan_cli import scan_app
 from api.schemas.registry import (
     CheckpointCreate,
     LicencePublic,
@@ -103,6 +105,8 @@ devices_app = typer.Typer(
 app.add_typer(devices_app, name="devices")
 plates_app = typer.Typer(help="卡口号牌识别 · Checkpoint camera plate reads.", no_args_is_help=True)
 app.add_typer(plates_app, name="plates")
+app.add_typer(scan_app, name="scan")
+app.command("gateway")(gateway)
 
 #: Exit codes by the kind of failure, so scripts can tell them apart. Label verification
 #: gets one code per reason (documented in `custody label verify --help`).
