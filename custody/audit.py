@@ -157,8 +157,10 @@ def _collect(checked: Iterable[_Checked], size: int, report: AuditReport) -> lis
             heads = seen.setdefault(container, set())
             if claimed != latest.get(container, NO_PREVIOUS):
                 kind = (
-                    "fork" if claimed in heads or claimed == NO_PREVIOUS else "unknown-predecessor"
-                )
+                    "unlinked" if claimed == NO_PREVIOUS
+                    else "fork" if claimed in heads
+                    else "unknown-predecessor"
+                )  # fmt: skip
                 report.forks.append(Problem(item.position, kind, container))
             heads.add(item.digest)
             latest[container] = item.digest

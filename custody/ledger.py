@@ -72,9 +72,23 @@ class Receipt:
     proof: tuple[bytes, ...]
     checkpoint: bytes  # the signed note of the tree of ``size`` leaves
     duplicate: bool  # the event was in the log already: this is its original place
+    received_at: datetime | None = None  # the leaf's receive time: with it the leaf is rebuilt
 
-    def verify(self, log_key: VerifierKey) -> None:
-        """Check the checkpoint signature and the inclusion proof; raise if either fails."""
+    def verify(self, log_key: VerifierKey, message: bytes | None = None) -> None:
+        """Check the checkpoint signature and the inclusion proof; raise if either fails.
+
+        Given the signed event bytes the device sent, also check that the proven leaf is the
+        entry of exactly those bytes at ``received_at``, not merely some leaf of the log.
+        """
+        if message is not None:
+            if self.received_at is None:
+                raise ProofInvalid("the receipt has no receive time to rebuild its leaf from",
+                                   zh="回执缺少接收时间，无法重建叶子")  # fmt: skip
+            if _merkle.leaf_hash(make_entry(self.received_at, message)) != self.leaf_hash:
+                raise ProofInvalid(
+                    "the receipt's leaf is not the entry of the event sent",
+                    zh="回执中的叶子不是所发送事件的账本条目",
+                )
         body, _ = open_note(self.checkpoint, [log_key])
         point = Checkpoint.parse_body(body)
         if point.size != self.size:
@@ -185,9 +199,7 @@ class Ledger:
             for container in event.containers:
                 claimed, head = event.prev_of(container), heads.get(container, NO_PREVIOUS)
                 if claimed != head:
-                    seen = claimed in in_batch.get(container, set()) or claimed == NO_PREVIOUS
-                    known = seen or bool(writer.known(container, [claimed]))
-                    kind = "fork" if known else "unknown-predecessor"
+                    kind = _chain_flag(writer, container, claimed, in_batch.get(container, set()))
                     flags.append(ChainFlag(kind, container, size, claimed, head))
                 heads[container] = changed[container] = digest
                 in_batch.setdefault(container, set()).add(digest)
@@ -255,6 +267,7 @@ class Ledger:
                 proof=tuple(proof(entry.index)),
                 checkpoint=state.checkpoint,
                 duplicate=duplicate,
+                received_at=read_entry(entry.entry)[0],
             )
             for entry, duplicate in placed
         ]
@@ -287,6 +300,19 @@ class Ledger:
                 zh=f"无法提供从 {old_size} 到 {new_size} 的一致性证明",
             )
         return _merkle.consistency_proof_by(old_size, new_size, self.store.subtree)
+
+
+def _chain_flag(writer: LedgerWriter, container: str, claimed: bytes, in_batch: set[bytes]) -> str:
+    """Name a broken link.
+
+    An event claiming no predecessor for a container with history is ``unlinked`` (a device
+    that did not know it, offline at a hand-over); two events on one predecessor are a
+    ``fork``; a predecessor the log never held is ``unknown-predecessor``.
+    """
+    if claimed == NO_PREVIOUS:
+        return "unlinked"
+    known = claimed in in_batch or bool(writer.known(container, [claimed]))
+    return "fork" if known else "unknown-predecessor"
 
 
 def _peak_ranges(state: LedgerState) -> dict[tuple[int, int], bytes]:

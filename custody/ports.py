@@ -243,7 +243,7 @@ class StoredEntry:
 class ChainFlag:
     """A container chain anomaly: the ledger keeps what happened and says what is odd."""
 
-    kind: str  # "fork" or "unknown-predecessor"
+    kind: str  # "fork", "unlinked" (claims no predecessor) or "unknown-predecessor"
     container: str
     index: int
     claimed: bytes  # the predecessor the event claimed

@@ -118,11 +118,21 @@ def parse_receipt(raw: object) -> Receipt:
             proof=tuple(base64.b64decode(p, validate=True) for p in proof),
             checkpoint=str(raw["checkpoint"]).encode(),
             duplicate=duplicate,
+            received_at=_received_at(raw.get("received_at")),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise ReceiptInvalid(
             f"a receipt is out of shape: {exc!r}", zh="入账回执格式错误", reason=repr(exc)
         ) from exc
+
+
+def _received_at(value: object) -> datetime | None:
+    if value is None:
+        return None
+    when = datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        raise ValueError("received_at needs a time zone")
+    return when
 
 
 def _is_int(value: object) -> bool:
@@ -318,7 +328,7 @@ class Syncer:
             )
         key = self._log_key(receipt.checkpoint)
         try:
-            receipt.verify(key)
+            receipt.verify(key, event.message)  # the proven leaf must be our own bytes
         except EvidenceError as exc:
             raise ReceiptInvalid(
                 f"receipt for event {event.event_id} does not verify: {exc.message}",

@@ -39,6 +39,10 @@ class ReceiptPublic(BaseModel):
     proof: list[str] = Field(description="Inclusion proof, base64 hashes, leaf to root.")
     checkpoint: str = Field(description="C2SP signed note of the tree of `size` leaves.")
     duplicate: bool = Field(description="The event was already in the log: its original place.")
+    received_at: datetime | None = Field(
+        description="When the log received the event (millisecond precision): the leaf is the "
+        "entry of the signed bytes at this time, so a device can rebuild it."
+    )
 
     @classmethod
     def of(cls, receipt: Receipt) -> Self:
@@ -52,6 +56,7 @@ class ReceiptPublic(BaseModel):
             proof=[b64(h) for h in receipt.proof],
             checkpoint=receipt.checkpoint.decode(),
             duplicate=receipt.duplicate,
+            received_at=receipt.received_at,
         )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from custody import _merkle
 from custody.checkpoint import Checkpoint, open_note
 from custody.errors import ConflictError, LedgerTampered
-from custody.events import Step
+from custody.events import NO_PREVIOUS, Step
 from custody.ledger import Ledger
 from tests.conftest import DISPOSER_CODE, GENERATOR_CODE, TRANSPORTER_CODE
 from tests.fakes.ledger_store import InMemoryLedgerStore
@@ -112,6 +112,17 @@ def test_unknown_predecessor_is_kept_and_flagged(ledger_store: LedgerStore) -> N
     assert receipt.index == 0
     (flag,) = ledger_store.flags()
     assert flag.kind == "unknown-predecessor"
+
+
+def test_a_scan_that_did_not_know_the_history_is_unlinked_not_a_fork(
+    ledger_store: LedgerStore,
+) -> None:
+    ledger = Ledger(ledger_store, LOG_KEY, ORIGIN)
+    gen, truck, _ = _journey()
+    ledger.append([gen.scan(Step.COMMISSIONING, drum(1))])
+    ledger.append([truck.scan(Step.LOADING, drum(1), minutes=10)])  # offline: never learned it
+    (flag,) = ledger_store.flags()
+    assert (flag.kind, flag.index, flag.claimed) == ("unlinked", 1, NO_PREVIOUS)
 
 
 def test_an_offline_device_chains_its_own_scans(ledger_store: LedgerStore) -> None:

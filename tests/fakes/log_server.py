@@ -15,6 +15,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from api.schemas.ledger import ReceiptPublic
 from custody.errors import CustodyError
 from custody.events import read_event
 from custody.keys import KeyRole
@@ -38,17 +39,8 @@ OLD_BUNDLE = TrustBundle.issue(1, [LOG_KEY.record], T0).sign(ROOT_KEY)
 
 
 def receipt_json(receipt: Receipt) -> dict[str, object]:
-    """A receipt as ``api/schemas/ledger.py`` ``ReceiptPublic`` renders it."""
-    return {
-        "index": receipt.index,
-        "event_id": receipt.event_id,
-        "event_hash": receipt.event_hash.hex(),
-        "leaf_hash": receipt.leaf_hash.hex(),
-        "size": receipt.size,
-        "proof": [base64.b64encode(h).decode() for h in receipt.proof],
-        "checkpoint": receipt.checkpoint.decode(),
-        "duplicate": receipt.duplicate,
-    }
+    """A receipt exactly as the service renders it."""
+    return ReceiptPublic.of(receipt).model_dump(mode="json")
 
 
 def _json(status: int, body: object, media: str = "application/json") -> HttpResponse:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from custody.devices import AnomalyKind, Device, DeviceKind
-from custody.errors import EventsRefused
+from custody.errors import EventsRefused, ProofInvalid
 from custody.events import CustodyEvent, Step, read_event, sign_event
 from custody.ingest import MAX_BATCH, Ingest
 from custody.keys import KeyRole
@@ -224,3 +224,14 @@ def test_an_event_id_reused_for_other_content_is_refused(world: _World) -> None:
 def test_a_batch_larger_than_the_limit_is_refused_whole(world: _World) -> None:
     (refusal,) = world.refusal(*([b"x"] * (MAX_BATCH + 1)))
     assert refusal["code"] == "batch-too-large"
+
+
+def test_a_receipt_proves_the_leaf_of_exactly_the_bytes_sent(world: _World) -> None:
+    gen = Scanner(GENERATOR_CODE)
+    mine, other = gen.scan(Step.COMMISSIONING, drum(1)), gen.scan(Step.COMMISSIONING, drum(2))
+    first, second = world.ingest.submit([mine.message, other.message])
+    first.verify(LOG_KEY.record.verifier_key, mine.message)
+    swapped = dataclasses.replace(second, event_id=first.event_id, event_hash=first.event_hash)
+    swapped.verify(LOG_KEY.record.verifier_key)  # a valid proof of some leaf...
+    with pytest.raises(ProofInvalid, match="not the entry of the event sent"):
+        swapped.verify(LOG_KEY.record.verifier_key, mine.message)  # ...but not of ours
