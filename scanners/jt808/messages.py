@@ -176,10 +176,10 @@ def _fixed(text: str, size: int, what: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class TerminalReply:
-    """0x0001: the terminal answers a platform message."""
+class _GeneralReply:
+    """A general reply: which message (serial and id) it answers, and the result."""
 
-    message_id: ClassVar[int] = MessageId.TERMINAL_REPLY
+    message_id: ClassVar[int]
     reply_serial: int
     reply_id: int
     result: int
@@ -199,26 +199,17 @@ class TerminalReply:
 
 
 @dataclass(frozen=True, slots=True)
-class PlatformReply:
+class TerminalReply(_GeneralReply):
+    """0x0001: the terminal answers a platform message."""
+
+    message_id: ClassVar[int] = MessageId.TERMINAL_REPLY
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformReply(_GeneralReply):
     """0x8001: the platform answers a terminal message."""
 
     message_id: ClassVar[int] = MessageId.PLATFORM_REPLY
-    reply_serial: int
-    reply_id: int
-    result: int
-
-    @classmethod
-    def parse(cls, body: bytes, edition: Edition) -> Self:  # noqa: ARG003  # same in both editions
-        """Read the body."""
-        reader = _Reader(cls.message_id, body)
-        message = cls(reader.uint(2, "reply serial"), reader.uint(2, "reply id"),
-                      reader.uint(1, "result"))  # fmt: skip
-        reader.end()
-        return message
-
-    def encode(self, edition: Edition) -> bytes:  # noqa: ARG002  # same in both editions
-        """The body bytes."""
-        return _reply(self.reply_serial, self.reply_id, self.result)
 
 
 def _reply(serial: int, message_id: int, result: int) -> bytes:
