@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from api.console import exit_code_of
 from api.settings import Settings
 from custody.errors import CustodyError
 from scanners.jt808.gateway import DEFAULT_IDLE_TIMEOUT, Gateway
@@ -38,8 +39,6 @@ def gateway(
     ] = DEFAULT_IDLE_TIMEOUT,
 ) -> None:
     """启动 JT/T 808 车载终端网关 · Run the JT/T 808 vehicle terminal gateway."""
-    from api.cli import exit_code_of  # noqa: PLC0415  # api.cli mounts this command: import late
-
     settings = Settings()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("custody").setLevel(settings.log_level.upper())

@@ -14,7 +14,6 @@ does not verify.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import sys
 import time
@@ -26,6 +25,7 @@ import typer
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.console import exit_code_of, line, print_label, reported
 from custody.digital_id import parse_digital_id
 from custody.errors import (
     ConfigurationError,
@@ -61,7 +61,7 @@ from scanners.scanning import (
 from scanners.sync import SyncConfig, Syncer, learn_heads
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
 
     from custody.events import Mass
     from custody.trust import TrustBundle
@@ -96,33 +96,13 @@ class ScannerSettings(BaseSettings):
     passphrase: SecretStr | None = None
 
 
-def _exit_code(exc: CustodyError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in SCANNER_EXIT_CODES:
-            return SCANNER_EXIT_CODES[cls]
-    from api.cli import exit_code_of  # noqa: PLC0415  # api.cli mounts this module
-
-    return exit_code_of(exc)
-
-
-@contextlib.contextmanager
-def _reported() -> Iterator[None]:
-    """Render a domain error for people (Chinese, then English) and exit with its code."""
-    try:
-        yield
-    except CustodyError as exc:
-        typer.secho(f"错误 Error [{exc.code}]", fg=typer.colors.RED, err=True)
-        typer.echo(exc.diagnostics(), err=True)
-        raise typer.Exit(_exit_code(exc)) from None
+def _reported() -> AbstractContextManager[None]:
+    return reported(codes=SCANNER_EXIT_CODES)
 
 
 def _fail(message: str, code: int = 3) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(code)
-
-
-def _line(label: str, value: object) -> None:
-    typer.echo(f"{label:<28}{value}")
 
 
 def _state(state_dir: Path | None) -> ScannerState:
@@ -211,12 +191,12 @@ def enroll_command(  # noqa: PLR0913  # one option per fact about the device
             root=pinned,
         )
     typer.secho(f"已登记 Enrolled {done.info.name}", fg=typer.colors.GREEN)
-    _line("设备类型 Kind", f"{done.info.kind.zh} {done.info.kind.value}")
-    _line("设备公钥 Device key", done.record.verifier_key)
-    _line("有效期 Valid", f"{done.record.valid_from:%Y-%m-%d} – {done.record.valid_until:%Y-%m-%d}")
-    _line("根公钥 Pinned root", done.info.root)
-    _line("信任列表 Trust bundle", f"第 {done.bundle.version} 版 · version {done.bundle.version}")
-    _line("状态目录 State dir", state.directory)
+    line("设备类型 Kind", f"{done.info.kind.zh} {done.info.kind.value}")
+    line("设备公钥 Device key", done.record.verifier_key)
+    line("有效期 Valid", f"{done.record.valid_from:%Y-%m-%d} – {done.record.valid_until:%Y-%m-%d}")
+    line("根公钥 Pinned root", done.info.root)
+    line("信任列表 Trust bundle", f"第 {done.bundle.version} 版 · version {done.bundle.version}")
+    line("状态目录 State dir", state.directory)
     if root is None:
         typer.secho(
             "根公钥取自服务器（首次使用即信任），请与主管部门公布的根公钥核对。"
@@ -263,18 +243,7 @@ def verify_command(
 
 def _print_label(scan: Scan, bundle: TrustBundle) -> None:
     assert scan.label is not None  # noqa: S101  # verified labels only
-    p = scan.label.payload
-    typer.secho("真实有效 Genuine label", fg=typer.colors.GREEN)
-    _line("数字识别码 Digital id", p.digital_id.display)
-    _line("产生单位 Generator", p.digital_id.unit_code)
-    _line("废物代码 Waste code", f"{p.digital_id.waste_code} ({p.edition}年版)")
-    _line("危险特性 Hazards", " ".join(f"{h.value}({h.zh})" for h in sorted(p.hazards, key=str)))
-    _line("形态 Form", p.form.value)
-    _line("申报净重 Declared mass", f"{p.net_mass_g / 1000:g} kg")
-    _line("容器 Container", f"{p.container_type.value} ({p.container_type.zh})")
-    _line("封签号 Seal", p.seal_no or "-")
-    _line("签发时间 Issued", f"{p.issued_at:%Y-%m-%d %H:%M} UTC")
-    _line("签名密钥 Key", f"{scan.label.key.name} (信任列表第 {bundle.version} 版, offline)")
+    print_label(scan.label.payload, scan.label.key.name, f"信任列表第 {bundle.version} 版, offline")
 
 
 # -- events -------------------------------------------------------------------------------------
@@ -426,8 +395,8 @@ def event_command(  # noqa: PLR0913  # one option per field of the event
         _queued_line(queued, details.step, "人工录入" if manual else "标签真实"),
         fg=typer.colors.GREEN,
     )
-    _line("事件编号 Event id", queued.event_id)
-    _line("待发送 Pending", pending)
+    line("事件编号 Event id", queued.event_id)
+    line("待发送 Pending", pending)
 
 
 @scan_app.command("wedge")
@@ -484,7 +453,7 @@ def wedge_command(  # noqa: PLR0913  # the event's fields, fixed for the whole s
                 raise  # nothing more can be kept: stop loudly
             except CustodyError as exc:
                 failed_n += 1
-                first_failure = first_failure or _exit_code(exc)
+                first_failure = first_failure or exit_code_of(exc, SCANNER_EXIT_CODES)
                 typer.secho(f"✗ {exc.zh} · {exc.message} [{exc.code}]", fg=typer.colors.RED)
                 continue
             queued_n += 1
@@ -539,8 +508,8 @@ def sync_command(
         fg=typer.colors.GREEN,
     )
     if report.checkpoint is not None:
-        _line("账本大小 Ledger size", f"{report.checkpoint.size}（已核验一致 consistent）")
-    _line(
+        line("账本大小 Ledger size", f"{report.checkpoint.size}（已核验一致 consistent）")
+    line(
         "信任列表 Trust bundle", f"第 {report.bundle_version} 版 · version {report.bundle_version}"
     )
     if report.bundle_rolled_back:
@@ -549,7 +518,7 @@ def sync_command(
             "bundle; ignored",
             fg=typer.colors.YELLOW,
         )
-    _line("待发送 Pending", report.pending)
+    line("待发送 Pending", report.pending)
     for event in report.refused:
         assert event.refusal is not None  # noqa: S101  # refused events carry a reason
         typer.secho(
@@ -578,24 +547,24 @@ def status_command(state_dir: StateDir = None) -> None:
             checkpoint = outbox.last_checkpoint()
             views = outbox.split_views()
             refused = outbox.events(EventState.REFUSED)
-    _line("设备 Device", f"{info.name} ({info.kind.zh} {info.kind.value})")
-    _line("服务器 Server", info.server)
+    line("设备 Device", f"{info.name} ({info.kind.zh} {info.kind.value})")
+    line("服务器 Server", info.server)
     for state_name in EventState:
-        _line(f"{state_name.zh} {state_name.value.capitalize()}", counts[state_name])
-    _line("设备计数器 Device counter", counter)
-    _line("信任列表 Trust bundle", f"第 {latest[0]} 版 · version {latest[0]}" if latest else "-")
+        line(f"{state_name.zh} {state_name.value.capitalize()}", counts[state_name])
+    line("设备计数器 Device counter", counter)
+    line("信任列表 Trust bundle", f"第 {latest[0]} 版 · version {latest[0]}" if latest else "-")
     if checkpoint is None:
-        _line("最新检查点 Last checkpoint", "无 none")
+        line("最新检查点 Last checkpoint", "无 none")
     else:
         origin = checkpoint.note.split(b"\n", 1)[0].decode("utf-8", "replace")
-        _line("最新检查点 Last checkpoint", f"{origin} · {checkpoint.size}")
+        line("最新检查点 Last checkpoint", f"{origin} · {checkpoint.size}")
     for event in refused[-20:]:
         assert event.refusal is not None  # noqa: S101  # refused events carry a reason
         typer.echo(
             f"  被拒收 refused {event.event_id}: {event.refusal.detail_zh} [{event.refusal.code}]"
         )
     if not views:
-        _line("分叉视图 Split view", "无 none")
+        line("分叉视图 Split view", "无 none")
         return
     for view in views:
         typer.secho(

@@ -37,6 +37,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from api.console import reported
 from custody.checkpoint import Checkpoint
 from custody.errors import (
     CheckpointMalformed,
@@ -61,6 +62,7 @@ from custody.witness import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+    from contextlib import AbstractContextManager
 
 __all__ = [
     "SIZE_MEDIA_TYPE",
@@ -401,16 +403,8 @@ witness_app = typer.Typer(
 )
 
 
-@contextlib.contextmanager
-def _reported() -> Iterator[None]:
-    try:
-        yield
-    except CustodyError as exc:
-        from api.cli import exit_code_of  # noqa: PLC0415  # api.cli imports this module
-
-        typer.secho(f"错误 Error [{exc.code}]", fg=typer.colors.RED, err=True)
-        typer.echo(exc.diagnostics(), err=True)
-        raise typer.Exit(exit_code_of(exc)) from None
+def _reported() -> AbstractContextManager[None]:
+    return reported()
 
 
 @witness_app.command("new-key")
