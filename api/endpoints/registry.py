@@ -118,7 +118,11 @@ def get_vehicle(plate: str, registry: RegistryDep) -> VehiclePublic:
 def register_checkpoint(
     body: CheckpointCreate, registry: RegistryDep, response: Response
 ) -> CheckpointPublic:
-    """Record a checkpoint (ANPR gate, scan station, weighbridge, toll)."""
+    """Record a checkpoint (ANPR gate, scan station, weighbridge, toll).
+
+    A point given in GCJ-02 (AMap, Tencent) or BD-09 (Baidu) is stored in WGS-84; the point as
+    given is kept beside it (``source_crs``, ``source_lat``, ``source_lon``).
+    """
     return CheckpointPublic.of(_answer(registry.register_checkpoint(body.to_domain()), response))
 
 

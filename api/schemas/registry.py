@@ -16,8 +16,8 @@ from custody.parties import (
     PartyRole,
     TransportPermit,
     Vehicle,
-    WGS84Point,
 )
+from routes.coords import CoordinateSystem, GivenCoordinate
 
 if TYPE_CHECKING:
     from custody.wastes import WasteEntry
@@ -189,9 +189,7 @@ class VehiclePublic(VehicleCreate):
         )
 
 
-class CheckpointCreate(_Body):
-    """A checkpoint, given in WGS-84."""
-
+class _CheckpointFields(_Body):
     checkpoint_id: str = Field(examples=["CD-G5-K1234"])
     name: str
     kind: CheckpointKind
@@ -199,19 +197,38 @@ class CheckpointCreate(_Body):
     lon: float = Field(ge=-180, le=180)
     road: str = ""
 
+
+class CheckpointCreate(_CheckpointFields):
+    """A checkpoint, in WGS-84 or as a Chinese map shows it (GCJ-02: AMap, Tencent; BD-09: Baidu).
+
+    A point in GCJ-02 or BD-09 is converted to WGS-84 here, at the edge; the record keeps the
+    point as it was given, as evidence.
+    """
+
+    crs: CoordinateSystem = Field(
+        default=CoordinateSystem.WGS84,
+        description=(
+            "坐标系：WGS84（卫星定位、OpenStreetMap）、GCJ02（高德、腾讯）或 BD09（百度）。"
+            " The system lat/lon are given in; WGS-84, GCJ-02 or BD-09 in the usual spellings."
+        ),
+        examples=["GCJ02"],
+    )
+
     def to_domain(self) -> Checkpoint:
-        """The core record."""
+        """The core record: the WGS-84 location and the point as given."""
+        point = GivenCoordinate.of(self.lon, self.lat, self.crs)
         return Checkpoint(
             checkpoint_id=self.checkpoint_id,
             name=self.name,
             kind=self.kind,
-            location=WGS84Point(self.lat, self.lon),
+            location=point.location,
             road=self.road,
+            given=point.given,
         )
 
 
-class CheckpointPublic(CheckpointCreate):
-    """A recorded checkpoint, with the coordinates as originally given."""
+class CheckpointPublic(_CheckpointFields):
+    """A recorded checkpoint: ``lat``/``lon`` in WGS-84, ``source_*`` as originally given."""
 
     source_crs: str
     source_lat: float
