@@ -22,6 +22,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from api.console import EXIT_CODES, exit_code_of, line, print_label, reported
 from api.gateway_cli import gateway
 from api.scan_cli import scan_app
 from api.schemas.registry import (
@@ -108,59 +109,8 @@ app.add_typer(plates_app, name="plates")
 app.add_typer(scan_app, name="scan")
 app.command("gateway")(gateway)
 
-#: Exit codes by the kind of failure, so scripts can tell them apart. Label verification
-#: gets one code per reason (documented in `custody label verify --help`).
-EXIT_CODES: dict[type[errors.CustodyError], int] = {
-    errors.InputError: 3,
-    errors.NotFoundError: 4,
-    errors.ConflictError: 5,
-    errors.StorageError: 6,
-    errors.ConfigurationError: 7,
-    errors.EvidenceError: 10,
-    errors.NotALabel: 11,
-    errors.LabelMalformed: 12,
-    errors.LabelSchemaUnsupported: 13,
-    errors.KeyUnknown: 14,
-    errors.KeyRevoked: 15,
-    errors.KeyNotValidAtIssue: 16,
-    errors.SignatureInvalid: 17,
-    errors.KeyOwnerMismatch: 18,
-    errors.TrustBundleInvalid: 19,
-    errors.EventMalformed: 20,
-    errors.ChainBroken: 21,
-    errors.NoteMalformed: 22,
-    errors.CheckpointMalformed: 22,
-    errors.ProofInvalid: 23,
-    errors.LedgerTampered: 24,
-    errors.BundleInvalid: 25,
-}
-
-
-def exit_code_of(exc: errors.CustodyError) -> int:
-    """The exit code for an error: its nearest listed ancestor's, or 1."""
-    for cls in type(exc).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]
-    return 1
-
-
-@contextmanager
-def _reported(
-    lines: Callable[[errors.CustodyError], list[str]] | None = None,
-) -> Iterator[None]:
-    """Render a domain error for people (with ``lines`` of detail) and exit with its code."""
-    try:
-        yield
-    except errors.CustodyError as exc:
-        typer.secho(f"错误 Error [{exc.code}]", fg=typer.colors.RED, err=True)
-        typer.echo(exc.diagnostics(), err=True)
-        for line in lines(exc) if lines else []:
-            typer.echo(line, err=True)
-        raise typer.Exit(exit_code_of(exc)) from None
-
-
-def _line(label: str, value: object) -> None:
-    typer.echo(f"{label:<28}{value}")
+# Re-exported: tests and the other command modules used to import them from here.
+__all__ = ["EXIT_CODES", "app", "exit_code_of", "main"]
 
 
 # -- serve and db -----------------------------------------------------------------------------
@@ -177,7 +127,7 @@ def serve(
     from api.app import create_app  # noqa: PLC0415  # keeps `custody --help` fast
 
     settings = Settings()
-    with _reported():
+    with reported():
         uvicorn.run(
             create_app(settings),
             host=host or settings.host,
@@ -190,7 +140,7 @@ def serve(
 def db_upgrade() -> None:
     """应用数据库迁移 · Apply migrations to CUSTODY_DATABASE_URL (default: embedded SQLite)."""
     url = Settings().effective_database_url
-    with _reported():
+    with reported():
         revision = upgrade(url)
     typer.echo(f"数据库已是最新版本 · Database at revision {revision}")
 
@@ -199,9 +149,9 @@ def db_upgrade() -> None:
 def db_current() -> None:
     """显示数据库版本 · Show the schema revision of the database and the newest one shipped."""
     url = Settings().effective_database_url
-    with _reported():
-        _line("数据库 Database", current_revision(url) or "(empty)")
-        _line("最新 Newest shipped", head_revision())
+    with reported():
+        line("数据库 Database", current_revision(url) or "(empty)")
+        line("最新 Newest shipped", head_revision())
 
 
 # -- waste list -------------------------------------------------------------------------------
@@ -215,14 +165,14 @@ def waste_show(
     ] = None,
 ) -> None:
     """查询废物代码 · Show one waste code."""
-    with _reported():
+    with reported():
         entry = resolve_waste_code(code, edition)
-    _line("废物代码 Code", entry.code)
-    _line("废物类别 Category", f"{entry.category} {entry.category_name}")
-    _line("行业来源 Industry", entry.industry)
-    _line("危险废物 Description", entry.description)
-    _line("危险特性 Hazards", " ".join(f"{h.value}({h.zh})" for h in entry.hazards))
-    _line("名录版本 Edition", f"{entry.edition}年版")
+    line("废物代码 Code", entry.code)
+    line("废物类别 Category", f"{entry.category} {entry.category_name}")
+    line("行业来源 Industry", entry.industry)
+    line("危险废物 Description", entry.description)
+    line("危险特性 Hazards", " ".join(f"{h.value}({h.zh})" for h in entry.hazards))
+    line("名录版本 Edition", f"{entry.edition}年版")
 
 
 @waste_app.command("list")
@@ -233,7 +183,7 @@ def waste_list(
     ],
 ) -> None:
     """列出废物代码 · List the codes of an edition, or of one category."""
-    with _reported():
+    with reported():
         wl = WasteList.edition(edition)
         entries = wl.in_category(category) if category else list(wl)
     for entry in entries:
@@ -249,7 +199,7 @@ def waste_categories(
     ],
 ) -> None:
     """列出废物类别 · List the categories with their number of codes."""
-    with _reported():
+    with reported():
         wl = WasteList.edition(edition)
     counts: dict[str, int] = {}
     for entry in wl:
@@ -264,36 +214,36 @@ def waste_categories(
 @id_app.command("credit-code")
 def id_credit_code(code: str) -> None:
     """核验统一社会信用代码 · Check a unified social credit code (GB 32100-2015)."""
-    with _reported():
+    with reported():
         parsed = parse_credit_code(code)
     typer.secho(f"有效 Valid: {parsed.text}", fg=typer.colors.GREEN)
-    _line("登记管理部门 Authority", parsed.authority)
-    _line("机构类别 Organisation type", parsed.org_type)
-    _line("行政区划 Division", parsed.division)
-    _line("组织机构代码 Org. code", parsed.org_code)
+    line("登记管理部门 Authority", parsed.authority)
+    line("机构类别 Organisation type", parsed.org_type)
+    line("行政区划 Division", parsed.division)
+    line("组织机构代码 Org. code", parsed.org_code)
 
 
 @id_app.command("digital-id")
 def id_digital_id(code: str) -> None:
     """核验数字识别码 · Check a container's digital identification code (HJ 1276-2022)."""
-    with _reported():
+    with reported():
         parsed = parse_digital_id(code)
     typer.secho(f"有效 Valid: {parsed.display}", fg=typer.colors.GREEN)
-    _line("单位编码 Unit code", parsed.unit_code)
-    _line("废物代码 Waste code", parsed.waste_code)
-    _line("日期 Date", parsed.day.isoformat())
-    _line("顺序码 Sequence", f"{parsed.sequence:03d}")
+    line("单位编码 Unit code", parsed.unit_code)
+    line("废物代码 Waste code", parsed.waste_code)
+    line("日期 Date", parsed.day.isoformat())
+    line("顺序码 Sequence", f"{parsed.sequence:03d}")
 
 
 @id_app.command("plate")
 def id_plate(plate: str) -> None:
     """核验车牌号 · Check a Chinese motor vehicle plate."""
-    with _reported():
+    with reported():
         parsed = parse_plate(plate)
     typer.secho(f"有效 Valid: {parsed.display}", fg=typer.colors.GREEN)
-    _line("省份 Province", parsed.province)
-    _line("发牌机关 Authority", parsed.authority)
-    _line("类型 Kind", parsed.kind.value)
+    line("省份 Province", parsed.province)
+    line("发牌机关 Authority", parsed.authority)
+    line("类型 Kind", parsed.kind.value)
 
 
 # -- registry ---------------------------------------------------------------------------------
@@ -352,7 +302,7 @@ def registry_import(
             except ValidationError as exc:
                 typer.echo(f"{where}: 字段无效 · invalid fields:\n{exc}", err=True)
                 raise typer.Exit(3) from None
-            with _reported():
+            with reported():
                 try:
                     is_new = _register(registry, section, body)
                 except errors.CustodyError:
@@ -373,7 +323,7 @@ def registry_import(
 def _database() -> Iterator[tuple[Settings, Engine, Session, Keyring]]:
     """Settings, engine, a session and the keyring on the configured database."""
     settings = Settings()
-    with _reported():
+    with reported():
         kek = key_encryption_key(settings)
     engine = make_engine(settings.effective_database_url)
     try:
@@ -402,18 +352,18 @@ def keys_new(
     days: Annotated[int, typer.Option(min=1, max=3653, help="Validity in days.")] = 366,
 ) -> None:
     """新建签名密钥 · Make a signing key and publish a new trust bundle."""
-    with _services() as (registry, keyring, _), _reported():
+    with _services() as (registry, keyring, _), reported():
         party = registry.party(owner)
         key = keyring.create(party.credit_code, role, validity=timedelta(days=days))
     typer.echo(f"已创建 Created {key.record.name}")
-    _line("验证公钥 Verifier key", key.record.verifier_key)
-    _line("有效期 Valid", f"{key.record.valid_from:%Y-%m-%d} – {key.record.valid_until:%Y-%m-%d}")
+    line("验证公钥 Verifier key", key.record.verifier_key)
+    line("有效期 Valid", f"{key.record.valid_from:%Y-%m-%d} – {key.record.valid_until:%Y-%m-%d}")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """列出密钥 · List every key's public record."""
-    with _services() as (_, keyring, _), _reported():
+    with _services() as (_, keyring, _), reported():
         records = keyring.keys()
     for r in records:
         state = f"已吊销 revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "有效 active"
@@ -427,7 +377,7 @@ def keys_revoke(
     name: str, reason: Annotated[str, typer.Option(help="Why, for the record.")]
 ) -> None:
     """吊销密钥 · Revoke a compromised key: nothing it signed is trusted afterwards."""
-    with _services() as (_, keyring, _), _reported():
+    with _services() as (_, keyring, _), reported():
         record = keyring.revoke(name, reason)
     typer.echo(f"已吊销 Revoked {record.name} ({record.revocation_reason})")
 
@@ -435,7 +385,7 @@ def keys_revoke(
 @keys_app.command("root")
 def keys_root() -> None:
     """显示根公钥 · Print the root verifier key that offline verifiers pin."""
-    with _services() as (_, keyring, _), _reported():
+    with _services() as (_, keyring, _), reported():
         typer.echo(keyring.root().record.verifier_key)
 
 
@@ -444,7 +394,7 @@ def keys_bundle(
     out: Annotated[Path, typer.Option(help="Where to write the signed bundle.")],
 ) -> None:
     """导出信任列表 · Write the newest signed trust bundle for offline verifiers."""
-    with _services() as (_, keyring, _), _reported():
+    with _services() as (_, keyring, _), reported():
         bundle, signed = keyring.bundle()
     out.write_bytes(signed)
     typer.echo(f"信任列表第 {bundle.version} 版 · Trust bundle version {bundle.version} -> {out}")
@@ -468,7 +418,7 @@ def devices_enroll(
     description: Annotated[str, typer.Option(help="Where it is, who carries it.")] = "",
 ) -> None:
     """登记设备 · Enrol a scanner's own public key (it keeps its private key)."""
-    with _devices() as (devices, _, _), _reported():
+    with _devices() as (devices, _, _), reported():
         try:
             raw = base64.b64decode(public_key, validate=True)
         except binascii.Error:
@@ -478,13 +428,13 @@ def devices_enroll(
         device, record, new = devices.enroll(parse_credit_code(owner).text, kind, raw, description)
     typer.echo(f"{'已登记' if new else '已存在'} {'Enrolled' if new else 'Already enrolled'} "
                f"{device.name}")  # fmt: skip
-    _line("验证公钥 Verifier key", record.verifier_key)
+    line("验证公钥 Verifier key", record.verifier_key)
 
 
 @devices_app.command("list")
 def devices_list(owner: Annotated[str, typer.Option(help="Credit code of the party.")]) -> None:
     """列出设备 · List a party's scanners and the state of their keys."""
-    with _devices() as (devices, _, keyring), _reported():
+    with _devices() as (devices, _, keyring), reported():
         found = devices.of(parse_credit_code(owner).text)
         records = {r.name: r for r in keyring.keys()}  # noqa: SIM118  # a Keyring, not a dict
     for d in found:
@@ -500,7 +450,7 @@ def devices_revoke(
     name: str, reason: Annotated[str, typer.Option(help="Lost, stolen, cloned: for the record.")]
 ) -> None:
     """吊销设备 · Revoke a scanner: events received from now on are refused."""
-    with _devices() as (devices, _, keyring), _reported():
+    with _devices() as (devices, _, keyring), reported():
         devices.get(name)
         record = keyring.revoke(name, reason)
     typer.echo(f"已吊销 Revoked {record.name} ({record.revocation_reason})")
@@ -511,7 +461,7 @@ def devices_anomalies(
     device: Annotated[str | None, typer.Option(help="Only this device.")] = None,
 ) -> None:
     """接收异常 · What ingest recorded: cloned devices, replays, revoked keys, clock trouble."""
-    with _devices() as (_, store, _), _reported():
+    with _devices() as (_, store, _), reported():
         found = store.anomalies(device)
     for a in found:
         where = f"#{a.related_index}" if a.related_index is not None else "-"
@@ -525,7 +475,7 @@ def plates_import(
     file: Annotated[Path, typer.Argument(help="CSV: checkpoint,plate,seen_at,confidence")],
 ) -> None:
     """导入号牌识别记录 · Import camera plate reads from a file (all or none)."""
-    with _reported():
+    with reported():
         try:
             with file.open(encoding="utf-8-sig", newline="") as handle:
                 rows = [dict(row) | {"source": "file"} for row in csv.DictReader(handle)]
@@ -536,7 +486,7 @@ def plates_import(
     settings = Settings()
     engine = make_engine(settings.effective_database_url)
     try:
-        with Session(engine) as session, _reported(lines=_bad_reads):
+        with Session(engine) as session, reported(lines=_bad_reads):
             registry = Registry(SqlRegistryStore(session))
             new, kept = Sightings(SqlSightingStore(engine), registry).record(rows)
     finally:
@@ -562,7 +512,7 @@ def plates_list(
     settings = Settings()
     engine = make_engine(settings.effective_database_url)
     try:
-        with _reported():
+        with reported():
             wanted = parse_plate(plate).text if plate else None
             found = SqlSightingStore(engine).reads(plate=wanted, checkpoint=checkpoint)
     finally:
@@ -610,7 +560,7 @@ def label_mint(  # noqa: PLR0913, PLR0917  # one option per fact the generator d
     except ValueError:
         typer.echo(f"日期格式应为 YYYY-MM-DD · bad date {day!r}", err=True)
         raise typer.Exit(3) from None
-    with _services() as (_, _, issuer), _reported():
+    with _services() as (_, _, issuer), reported():
         new = NewContainer(
             generator=generator,
             waste_code=waste_code,
@@ -627,10 +577,10 @@ def label_mint(  # noqa: PLR0913, PLR0917  # one option per fact the generator d
         if out is not None:
             _write_label(issuer.printed_for(registered, label), fmt, out)
     typer.secho(f"已生成 Minted {registered.digital_id.display}", fg=typer.colors.GREEN)
-    _line("签名密钥 Key", label.key_name)
-    _line("二维码 QR text", label.text)
+    line("签名密钥 Key", label.key_name)
+    line("二维码 QR text", label.text)
     if out is not None:
-        _line("文件 File", out)
+        line("文件 File", out)
 
 
 @label_app.command("render")
@@ -640,7 +590,7 @@ def label_render(
     fmt: Annotated[LabelFormat, typer.Option("--format", help="Output format.")] = LabelFormat.PDF,
 ) -> None:
     """输出标签 · Write the newest label of a container in a print format."""
-    with _services() as (_, _, issuer), _reported():
+    with _services() as (_, _, issuer), reported():
         _write_label(issuer.printed(digital_id), fmt, out)
     typer.echo(f"{digital_id} -> {out}")
 
@@ -683,7 +633,7 @@ def label_verify(
     label, 12 malformed, 13 unsupported version, 14 unknown key, 15 revoked key, 16 key not
     valid at issue time, 17 bad signature, 18 key of another party, 19 bad trust bundle.
     """
-    with _reported():
+    with reported():
         text = _read_label_input(source)
         if bundle is not None:
             if root is None:
@@ -697,18 +647,7 @@ def label_verify(
             with _services() as (_, keyring, _):
                 trusted, _ = keyring.bundle()
         verified = verify(text, trusted)
-    p = verified.payload
-    typer.secho("真实有效 Genuine label", fg=typer.colors.GREEN)
-    _line("数字识别码 Digital id", p.digital_id.display)
-    _line("产生单位 Generator", p.digital_id.unit_code)
-    _line("废物代码 Waste code", f"{p.digital_id.waste_code} ({p.edition}年版)")
-    _line("危险特性 Hazards", " ".join(f"{h.value}({h.zh})" for h in sorted(p.hazards, key=str)))
-    _line("形态 Form", p.form.value)
-    _line("申报净重 Declared mass", f"{p.net_mass_g / 1000:g} kg")
-    _line("容器 Container", f"{p.container_type.value} ({p.container_type.zh})")
-    _line("封签号 Seal", p.seal_no or "-")
-    _line("签发时间 Issued", f"{p.issued_at:%Y-%m-%d %H:%M} UTC")
-    _line("签名密钥 Key", f"{verified.key.name} (信任列表第 {verified.bundle_version} 版)")
+    print_label(verified.payload, verified.key.name, f"信任列表第 {verified.bundle_version} 版")
 
 
 # -- the ledger and evidence -------------------------------------------------------------------
@@ -717,7 +656,7 @@ def label_verify(
 @contextmanager
 def _ledger() -> Iterator[tuple[Ledger, Keyring]]:
     """The ledger and keyring on the configured database."""
-    with _database() as (settings, engine, _, keyring), _reported():
+    with _database() as (settings, engine, _, keyring), reported():
         yield open_ledger(engine, keyring, settings.log_origin), keyring
 
 
@@ -726,9 +665,9 @@ def ledger_status() -> None:
     """账本状态 · Size, origin and the latest signed checkpoint."""
     with _ledger() as (ledger, _):
         state = ledger.store.state()
-        _line("来源 Origin", ledger.origin)
-        _line("条目数 Entries", state.size)
-        _line("日志公钥 Log key", ledger.verifier)
+        line("来源 Origin", ledger.origin)
+        line("条目数 Entries", state.size)
+        line("日志公钥 Log key", ledger.verifier)
         if state.checkpoint is not None:
             typer.echo("\n" + state.checkpoint.decode())
 
@@ -747,11 +686,11 @@ def ledger_audit(
         report = audit(ledger.store, ledger.verifier, bundle, workers=workers)
         seconds = time.perf_counter() - started
     rate = report.entries / seconds if seconds else 0.0
-    _line("条目 Entries", f"{report.entries} ({rate:,.0f}/s, {workers} processes)")
-    _line("检查点 Checkpoints", report.checkpoints)
-    _line("签名 Signatures", report.signatures)
-    _line("容器 Containers", report.containers)
-    _line("分叉 Forks", len(report.forks))
+    line("条目 Entries", f"{report.entries} ({rate:,.0f}/s, {workers} processes)")
+    line("检查点 Checkpoints", report.checkpoints)
+    line("签名 Signatures", report.signatures)
+    line("容器 Containers", report.containers)
+    line("分叉 Forks", len(report.forks))
     for fork in report.forks[:20]:
         typer.echo(f"  #{fork.index} {fork.kind} {fork.detail}")
     if report.ok:
@@ -850,7 +789,7 @@ def verify_evidence(
         path = Path(value)
         return VerifierKey.parse(path.read_text().strip() if path.is_file() else value)
 
-    with _reported():
+    with reported():
         bundle = EvidenceBundle.from_json(bundle_file.read_text(encoding="utf-8"))
         report = verify_bundle(bundle, trust_root=pinned(root), log_key=pinned(log))
     typer.secho("证据包核验通过 Evidence bundle verifies", fg=typer.colors.GREEN)
@@ -860,8 +799,8 @@ def verify_evidence(
             " Warning: keys not pinned; checked against the keys the bundle carries.",
             fg=typer.colors.YELLOW,
         )
-    _line("容器 Container", report.container)
-    _line("账本 Log", f"{report.origin} (size {report.size})")
+    line("容器 Container", report.container)
+    line("账本 Log", f"{report.origin} (size {report.size})")
     for index, when, event in zip(report.indices, report.received, report.events, strict=True):
         typer.echo(f"  #{index:<8} {event.event_time:%Y-%m-%d %H:%M} (收到 {when:%H:%M})  "
                    f"{event.step.value:<14} {event.party}  {event.vehicle or ''}")  # fmt: skip
