@@ -148,15 +148,17 @@ class Finding:
         body["severity"] = self.severity.value
         body["start"] = self.start.isoformat() if self.start else None
         body["end"] = self.end.isoformat() if self.end else None
-        return json.dumps(_rounded(body), ensure_ascii=False, sort_keys=True,
-                          separators=(",", ":"))  # fmt: skip
+        # Numbers to the millimetre or millisecond; map coordinates (degrees) to about 1 cm.
+        layers = _rounded(body.pop("layers"), 7)
+        body = _rounded(body) | {"layers": layers}
+        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _rounded(value: Any) -> Any:  # noqa: ANN401  # JSON values
+def _rounded(value: Any, digits: int = 3) -> Any:  # noqa: ANN401  # JSON values
     if isinstance(value, float):
-        return round(value, 3)
+        return round(value, digits)
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: _rounded(v, digits) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_rounded(v) for v in value]
+        return [_rounded(v, digits) for v in value]
     return value

@@ -100,7 +100,7 @@ class RoadNetwork:
         if cached is not None and cached.exists():
             try:
                 network: RoadNetwork = pickle.loads(cached.read_bytes())  # noqa: S301  # our own cache file
-            except (pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, ImportError):
                 pass  # a damaged or foreign cache: build again
             else:
                 if network.identity == identity:

@@ -101,3 +101,18 @@ def test_a_small_network_from_ways_splits_at_junctions() -> None:
     net = RoadNetwork.from_ways(nodes, ways)
     assert set(net.graph.edges) == {(1, 2), (2, 1), (2, 3), (3, 2), (2, 4)}
     assert net.edge(1, 2)["length_m"] == pytest.approx(806, rel=0.01)
+
+
+def test_finding_json_keeps_map_coordinates_to_a_centimetre() -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415  # only this test
+
+    from routes.model import Finding, Severity  # noqa: PLC0415
+
+    stop = {"type": "Point", "coordinates": [7.4246123, 43.7384567]}
+    finding = Finding("dwell", Severity.HIGH, "T1", "停车", "stopped",
+                      facts={"minutes": 41.123456}, start=datetime(2026, 3, 5, tzinfo=UTC),
+                      layers={"stop": stop})  # fmt: skip
+    text = finding.to_json()
+    assert "7.4246123" in text
+    assert "43.7384567" in text
+    assert '"minutes":41.123' in text
