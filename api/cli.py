@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from api.console import EXIT_CODES, exit_code_of, line, print_label, reported
 from api.gateway_cli import gateway
+from api.route_cli import route_app
 from api.scan_cli import scan_app
 from api.schemas.registry import (
     CheckpointCreate,
@@ -108,6 +109,7 @@ plates_app = typer.Typer(help="卡口号牌识别 · Checkpoint camera plate rea
 app.add_typer(plates_app, name="plates")
 app.add_typer(scan_app, name="scan")
 app.command("gateway")(gateway)
+app.add_typer(route_app, name="route")
 
 # Re-exported: tests and the other command modules used to import them from here.
 __all__ = ["EXIT_CODES", "app", "exit_code_of", "main"]

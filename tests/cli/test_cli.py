@@ -28,11 +28,24 @@ def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("serve", "db", "waste", "id", "registry"):
+    for command in (
+        "serve",
+        "db",
+        "waste",
+        "id",
+        "registry",
+        "devices",
+        "plates",
+        "scan",
+        "gateway",
+        "route",
+    ):
         assert command in result.output
 
 
-@pytest.mark.parametrize("group", ["db", "waste", "id", "registry"])
+@pytest.mark.parametrize(
+    "group", ["db", "waste", "id", "registry", "devices", "plates", "scan", "route"]
+)
 def test_every_group_has_help(group: str) -> None:
     result = runner.invoke(app, [group, "--help"])
     assert result.exit_code == 0
