@@ -28,6 +28,7 @@ seconds. Every finding records the thresholds it used and the road network's ide
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import asdict, dataclass
@@ -139,6 +140,8 @@ def check_trip(  # noqa: PLR0913  # every kind of observation, by keyword
         CoordinateInvalid: a declared place is far from every road, or a checkpoint was snapped
             to another road network.
     """
+    track = clean_track(network, fixes)
+    thresholds = _for_noise(thresholds, gps_sigma(network, track))
     plan = plan_trip(network, trip, checkpoints, thresholds)
     by_id = {c.checkpoint_id: c for c in checkpoints}
     reads = _passages(sightings, by_id)
@@ -149,12 +152,39 @@ def check_trip(  # noqa: PLR0913  # every kind of observation, by keyword
         findings += _some(impossible_travel(network, plan, first, second))
         findings += _some(unexplained_time(network, plan, first, second))
     findings += missing_checkpoints(network, plan, by_id, [s for _, s in reads])
-    track = clean_track(network, fixes)
     findings += off_route(network, plan, track, areas)
     findings += dwells(network, plan, track, areas)
     findings += gps_gaps(network, plan, track)
     findings.sort(key=lambda f: (f.start or datetime.min.replace(tzinfo=UTC), f.rule, f.to_json()))
     return TripReport(plan, findings, track)
+
+
+#: Noisier terminals widen the corridor (3 sigma), but never beyond this: a wider corridor
+#: would hide real detours on parallel roads.
+MAX_CORRIDOR_M = 150.0
+_MAD_TO_SIGMA = 1.4826
+_MIN_FIXES_FOR_SIGMA = 10
+
+
+def gps_sigma(network: RoadNetwork, track: Sequence[Fix]) -> float:
+    """The track's GPS noise: 1.4826 x the median distance of its fixes to the nearest road.
+
+    Robust to the minority of fixes that are really off the road (a stop in a yard); reads low
+    in dense streets, where the nearest road is not always the one driven. 0 for short tracks.
+    """
+    if len(track) < _MIN_FIXES_FOR_SIGMA:
+        return 0.0
+    xs, ys = network.project_many([f.lon for f in track], [f.lat for f in track])
+    distances = sorted(network.nearest_edge(x, y)[0] for x, y in zip(xs, ys, strict=True))
+    return _MAD_TO_SIGMA * distances[len(distances) // 2]
+
+
+def _for_noise(thresholds: Thresholds, sigma: float) -> Thresholds:
+    """The design's corridor width max(corridor_m, 3 sigma), capped; recorded in findings."""
+    width = min(MAX_CORRIDOR_M, 3 * sigma)
+    if width <= thresholds.corridor_m:
+        return thresholds
+    return dataclasses.replace(thresholds, corridor_m=round(width, 1))
 
 
 # -- observations ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from routes import corridor
 from routes.areas import SensitiveArea, load_areas
 from routes.checkpoints import SnappedCheckpoint, snap
-from routes.checks import TripReport, check_trip
+from routes.checks import TripReport, check_trip, gps_sigma
 from routes.corridor import Plan, plan_trip
 from routes.model import DeclaredTrip, Fix, Place, Severity, Sighting
 from tests.routes.support import Journey, fastest, nearest_node, without
@@ -226,3 +226,24 @@ def test_the_same_inputs_give_byte_identical_findings(
     second = [f.to_json() for f in check(monaco, gates, **shuffled).findings]  # ... in any order
     assert first == second
     assert all(monaco.identity in line for line in first)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_very_noisy_terminal_widens_the_corridor_instead_of_raising_false_alarms(
+    monaco: RoadNetwork, plan: Plan, gates: dict[str, SnappedCheckpoint], seed: int
+) -> None:
+    trip = journey(monaco, plan)
+    fixes = trip.fixes(30, 45, seed)
+    sigma = gps_sigma(monaco, fixes)  # measured from the track; it reads low in dense streets
+    assert sigma > 10
+    report = check(monaco, gates, fixes=fixes)
+    assert [f.rule for f in report.findings if f.rule == "off-route"] == []
+    assert report.plan.thresholds.corridor_m == max(50, min(150, round(3 * sigma, 1)))
+
+
+def test_a_clean_terminal_keeps_the_default_corridor(
+    monaco: RoadNetwork, plan: Plan, gates: dict[str, SnappedCheckpoint]
+) -> None:
+    trip = journey(monaco, plan)
+    report = check(monaco, gates, fixes=trip.fixes(30, 5, 1))
+    assert report.plan.thresholds.corridor_m == 50
