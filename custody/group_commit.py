@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from custody.errors import CustodyError
+from custody.errors import CustodyError, StorageError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -71,15 +71,24 @@ class GroupCommit:
             while self._queue and (not group or size + len(self._queue[0].events) <= self._max):
                 size += len(self._queue[0].events)
                 group.append(self._queue.pop(0))
-        self._commit(group)
-        with self._lock:
-            if self._queue:  # the next waiter leads the next group
-                self._queue[0].lead = True
-                self._queue[0].done.set()
-            else:
-                self._leading = False
-        for request in group:
-            request.done.set()
+        try:
+            self._commit(group)
+        except Exception:  # a fault, not a refusal: nobody may be left waiting for an answer
+            for request in group:
+                request.error = request.error or StorageError(
+                    "the append failed unexpectedly; nothing of this request was confirmed",
+                    zh="追加意外失败，本次请求未入账",
+                )
+            raise
+        finally:
+            with self._lock:
+                if self._queue:  # the next waiter leads the next group
+                    self._queue[0].lead = True
+                    self._queue[0].done.set()
+                else:
+                    self._leading = False
+            for request in group:
+                request.done.set()
 
     def _commit(self, group: list[_Request]) -> None:
         for request in group:

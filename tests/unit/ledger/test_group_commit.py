@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import NoReturn
 
-from custody.errors import ConflictError
+from custody.errors import ConflictError, StorageError
 from custody.events import Step
 from custody.group_commit import GroupCommit
 from custody.ledger import Ledger
@@ -79,3 +80,32 @@ def test_a_bad_request_in_a_group_fails_alone() -> None:
     assert done.get("good") == 1  # never failed by its neighbour's clash
     assert len(errors) == 1  # of the two claims on one counter, exactly one stands
     assert ledger.store.state().size == 2
+
+
+def test_a_fault_in_the_leader_never_leaves_the_others_waiting() -> None:
+    class _Broken(_CountingLedger):
+        def append(self, *_: object) -> NoReturn:  # type: ignore[override]  # test double
+            self.gate.wait(5)
+            raise RuntimeError("disk on fire")
+
+    ledger = _Broken()
+    group = GroupCommit(ledger)
+    outcomes: list[str] = []
+
+    def send(n: int) -> None:
+        try:
+            group.append([Scanner(GENERATOR_CODE).scan(Step.COMMISSIONING, drum(n))], T0)
+        except RuntimeError:
+            outcomes.append("fault")  # the leader sees the fault itself
+        except StorageError:
+            outcomes.append("refused")  # the others get a clear error, not a hang
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    ledger.gate.set()
+    for thread in threads:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(outcomes) == 3
+    assert "fault" in outcomes
