@@ -59,6 +59,7 @@ from routes._evidence import (
 )
 from routes.checkpoints import coverage
 from routes.corridor import path_geometry, plan_trip
+from routes.matching import noise_sigma
 from routes.model import Finding, Severity, Thresholds
 from routes.network import DG_LIMIT_KMH, DG_OTHER_KMH
 
@@ -162,21 +163,19 @@ def check_trip(  # noqa: PLR0913  # every kind of observation, by keyword
 #: Noisier terminals widen the corridor (3 sigma), but never beyond this: a wider corridor
 #: would hide real detours on parallel roads.
 MAX_CORRIDOR_M = 150.0
-_MAD_TO_SIGMA = 1.4826
 _MIN_FIXES_FOR_SIGMA = 10
 
 
 def gps_sigma(network: RoadNetwork, track: Sequence[Fix]) -> float:
-    """The track's GPS noise: 1.4826 x the median distance of its fixes to the nearest road.
+    """The track's GPS noise, as the map matcher estimates it (``routes.matching.noise_sigma``).
 
-    Robust to the minority of fixes that are really off the road (a stop in a yard); reads low
-    in dense streets, where the nearest road is not always the one driven. 0 for short tracks.
+    Reads low in dense streets, where the nearest road is not always the one driven. 0 for
+    short tracks.
     """
     if len(track) < _MIN_FIXES_FOR_SIGMA:
         return 0.0
     xs, ys = network.project_many([f.lon for f in track], [f.lat for f in track])
-    distances = sorted(network.nearest_edge(x, y)[0] for x, y in zip(xs, ys, strict=True))
-    return _MAD_TO_SIGMA * distances[len(distances) // 2]
+    return noise_sigma([network.nearest_edge(x, y)[0] for x, y in zip(xs, ys, strict=True)])
 
 
 def _for_noise(thresholds: Thresholds, sigma: float) -> Thresholds:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from routes.model import Fix
     from routes.network import RoadNetwork
 
-__all__ = ["MapMatcher", "MatchParameters", "MatchResult", "MatchedFix", "Piece"]
+__all__ = ["MapMatcher", "MatchParameters", "MatchResult", "MatchedFix", "Piece", "noise_sigma"]
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 DEFAULT_SIGMA_M = 10.0  # consumer-grade GPS in the open
@@ -58,6 +58,15 @@ MAD_TO_SIGMA = 1.4826  # median absolute deviation of a normal distribution -> i
 _JITTER_M = 20.0
 # A JT/T 808 speed below this is a standstill (GNSS Doppler speed is good to about 1 km/h).
 _STOPPED_KMH = 3.0
+
+
+def noise_sigma(distances: Sequence[float] | NDArray[np.float64]) -> float:
+    """GPS noise from fixes' distances to the nearest road: 1.4826 x their median, at least 1 m.
+
+    The distance to the road driven is the noise across it, one axis of a Gaussian, whose
+    scaled median is sigma; the median shrugs off the few fixes really off the road.
+    """
+    return max(1.0, MAD_TO_SIGMA * float(np.median(distances)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,11 +361,10 @@ class MapMatcher:
         return MatchResult(tuple(placed), tuple(pieces), p, sigma, radius)
 
     def estimate_sigma(self, fixes: Sequence[Fix]) -> float:
-        """GPS noise from the trace itself: 1.4826 x the median distance to the nearest road.
+        """GPS noise from the trace itself (:func:`noise_sigma` of its distances to the roads).
 
-        The distance to the road driven is the noise across it, one axis of a Gaussian, whose
-        scaled median is sigma. The nearest road is not always the one driven, so on a dense
-        network this reads low (docs/matching.md). Never below 1 m.
+        The nearest road is not always the one driven, so on a dense network this reads low
+        (docs/matching.md).
         """
         return self._estimate(self._points(fixes))
 
@@ -375,7 +383,7 @@ class MapMatcher:
         )
         nearest = np.full(len(points), np.inf)
         np.minimum.at(nearest, which, distance)  # equidistant pieces come back more than once
-        return max(1.0, MAD_TO_SIGMA * float(np.median(nearest)))
+        return noise_sigma(nearest)
 
     def _candidates(self, points: NDArray[np.float64], radius: float, k: int) -> _Candidates:
         xs, ys = points.T
