@@ -131,12 +131,16 @@ class Keyring:
             raise SigningKeyMissing(f"key {newest.name} vanished", zh=f"密钥 {newest.name} 不存在")
         return self._open(*found)
 
-    def revoke(self, name: str, reason: str, at: datetime | None = None) -> PublicKeyRecord:
-        """Revoke a compromised key and publish the bundle that says so."""
+    def record(self, name: str) -> PublicKeyRecord:
+        """The public record of the key with this name."""
         found = self._store.get_key(name)
         if found is None:
             raise PartyNotFound(f"no key named {name}", zh=f"没有名为 {name} 的密钥", key=name)
-        record = found[0]
+        return found[0]
+
+    def revoke(self, name: str, reason: str, at: datetime | None = None) -> PublicKeyRecord:
+        """Revoke a compromised key and publish the bundle that says so."""
+        record = self.record(name)
         if record.revoked_at is not None:
             return record
         revoked = record.revoke(at or _now(), reason)

@@ -72,5 +72,4 @@ def revoke_device(
 def get_device(name: str, devices: DevicesDep, keyring: KeyringDep) -> DevicePublic:
     """One device with its key."""
     device = devices.get(name)
-    record = next(r for r in keyring.keys() if r.name == name)  # noqa: SIM118  # not a dict
-    return DevicePublic.of(device, record)
+    return DevicePublic.of(device, keyring.record(name))
