@@ -169,8 +169,7 @@ class Keyring:
 
     def latest_bundle_version(self) -> int | None:
         """The newest published bundle's version (``None`` before the first)."""
-        latest = self._store.latest_bundle()
-        return None if latest is None else latest[0]
+        return self._store.latest_bundle_version()
 
     def bundle(self) -> tuple[TrustBundle, bytes]:
         """The newest bundle, read back and checked against the root key."""

@@ -204,6 +204,10 @@ class KeyStore(Protocol):
         """The newest bundle's version and signed bytes, if any."""
         ...
 
+    def latest_bundle_version(self) -> int | None:
+        """The newest bundle's version, without its bytes (asked on every ingest)."""
+        ...
+
 
 class LedgerState(NamedTuple):
     """The log as its last append left it."""

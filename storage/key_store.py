@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from custody.keys import KeyRole, PublicKeyRecord
@@ -59,6 +60,9 @@ class SqlKeyStore:
     def insert_bundle(self, version: int, issued_at: datetime, signed: bytes) -> None:
         row = TrustBundleRow(version=version, issued_at=issued_at, signed=signed)
         commit_insert(self._session, row, version, f"trust bundle {version}")
+
+    def latest_bundle_version(self) -> int | None:
+        return self._session.exec(select(func.max(TrustBundleRow.version))).one()
 
     def latest_bundle(self) -> tuple[int, bytes] | None:
         query = select(TrustBundleRow).order_by(col(TrustBundleRow.version).desc()).limit(1)

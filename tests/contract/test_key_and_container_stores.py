@@ -76,6 +76,19 @@ def test_root_key_is_made_once_and_signs_the_first_bundle(stores) -> None:
     )
 
 
+def test_the_latest_bundle_version_is_known_without_reading_the_bundle(
+    stores, generator
+) -> None:
+    keys, _, registry = stores
+    assert keys.latest_bundle_version() is None
+    registry.register_party(generator)
+    ring = Keyring(keys, KEK)
+    ring.create(generator.credit_code, KeyRole.LABEL_ISSUER)
+    latest = keys.latest_bundle()
+    assert latest is not None
+    assert keys.latest_bundle_version() == latest[0] == ring.latest_bundle_version() == 2
+
+
 def test_new_key_is_published_in_a_newer_bundle_and_signs_verifiable_labels(
     stores, generator
 ) -> None:

@@ -38,6 +38,9 @@ class InMemoryKeyStore:
             raise AlreadyRegistered(str(version))
         self.bundles[version] = (issued_at, signed)
 
+    def latest_bundle_version(self) -> int | None:
+        return max(self.bundles, default=None)
+
     def latest_bundle(self) -> tuple[int, bytes] | None:
         if not self.bundles:
             return None
