@@ -9,10 +9,11 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from custody.errors import CustodyError, ReadsRefused, RecordInvalid
+from custody.ingest import CLOCK_SLACK
 from custody.plates import parse_plate
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PlateRead", "ReadSource", "SightingStore", "Sightings"]
 
-CLOCK_SLACK = timedelta(minutes=5)
 MAX_READS = 10_000
 
 
