@@ -76,9 +76,7 @@ def test_root_key_is_made_once_and_signs_the_first_bundle(stores) -> None:
     )
 
 
-def test_the_latest_bundle_version_is_known_without_reading_the_bundle(
-    stores, generator
-) -> None:
+def test_the_latest_bundle_version_is_known_without_reading_the_bundle(stores, generator) -> None:
     keys, _, registry = stores
     assert keys.latest_bundle_version() is None
     registry.register_party(generator)
