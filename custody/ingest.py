@@ -39,6 +39,7 @@ from custody.keys import KeyRole
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from custody import _cose
     from custody.ledger import Ledger, Receipt
     from custody.ports import ContainerStore, DeviceStore, StoredEntry
     from custody.trust import TrustBundle
@@ -163,14 +164,16 @@ class Ingest:
             if skip and position in skip:
                 continue
             try:
-                seen.append(_Seen(position, message, self._verify(message, bundle, received_at)))
-            except KeyRevoked as exc:
+                sign1, signed = read_event(message)
+                _check_signer(sign1, signed, bundle, received_at)
+            except KeyRevoked as exc:  # read_event succeeded: ``signed`` is this event
                 checked.refusals.append(_refusal(position, exc))
-                _, signed = read_event(message)
                 checked.refused_anomalies.append(_anomaly(AnomalyKind.REVOKED_KEY, signed,
                                                           message, exc.message))  # fmt: skip
             except CustodyError as exc:
                 checked.refusals.append(_refusal(position, exc))
+            else:
+                seen.append(_Seen(position, message, signed))
         seen = self._enrolled(seen, checked)
         seen = self._registered(seen, checked)
         accepted = self._counted(seen, checked)
@@ -180,51 +183,32 @@ class Ingest:
         checked.refusals.sort(key=lambda r: r.position)
         return checked
 
-    def _verify(self, message: bytes, bundle: TrustBundle, received_at: datetime) -> SignedEvent:
-        sign1, signed = read_event(message)
-        event = signed.event
-        record = bundle.verify(sign1, event.event_time, KeyRole.DEVICE, received_at)
-        if record.name != event.device or record.owner != event.party:
-            raise KeyOwnerMismatch(
-                f"the event names {event.party}/{event.device} but {record.name} of "
-                f"{record.owner} signed it",
-                zh=f"事件所载单位或设备为 {event.party}/{event.device}，签名密钥却是 {record.name}",
-                key=record.name,
-            )
-        return signed
-
     def _enrolled(self, seen: list[_Seen], checked: Checked) -> list[_Seen]:
         known: dict[str, bool] = {}
-        out = []
-        for item in seen:
+
+        def problem(item: _Seen) -> CustodyError | None:
             name = item.signed.event.device
             if name not in known:
                 known[name] = self._devices.get_device(name) is not None
             if known[name]:
-                out.append(item)
-                continue
-            exc = DeviceUnknown(
-                f"device {name} holds a published key but is not enrolled",
-                zh=f"设备 {name} 未登记",
-            )
-            checked.refusals.append(_refusal(item.position, exc, item.signed))
-        return out
+                return None
+            return DeviceUnknown(f"device {name} holds a published key but is not enrolled",
+                                 zh=f"设备 {name} 未登记")  # fmt: skip
+
+        return _keep(seen, checked, problem)
 
     def _registered(self, seen: list[_Seen], checked: Checked) -> list[_Seen]:
         wanted = {c for item in seen for c in _named(item.signed)}
         known = self._containers.known(sorted(wanted)) if wanted else set()
-        out = []
-        for item in seen:
+
+        def problem(item: _Seen) -> CustodyError | None:
             missing = [c for c in _named(item.signed) if c not in known]
             if not missing:
-                out.append(item)
-                continue
-            exc = ContainerNotFound(
-                f"container {', '.join(missing)} is not registered",
-                zh=f"容器 {'、'.join(missing)} 未登记",
-            )
-            checked.refusals.append(_refusal(item.position, exc, item.signed))
-        return out
+                return None
+            return ContainerNotFound(f"container {', '.join(missing)} is not registered",
+                                     zh=f"容器 {'、'.join(missing)} 未登记")  # fmt: skip
+
+        return _keep(seen, checked, problem)
 
     def _counted(self, seen: list[_Seen], checked: Checked) -> list[_Seen]:
         """Idempotency first (a resent event is fine), then the device counters."""
@@ -288,6 +272,35 @@ class Ingest:
             out.append(item)
         out.sort(key=lambda item: item.position)
         return out
+
+
+def _check_signer(
+    sign1: _cose.Sign1, signed: SignedEvent, bundle: TrustBundle, received_at: datetime
+) -> None:
+    """The signature verifies under a trusted device key of the party and device named."""
+    event = signed.event
+    record = bundle.verify(sign1, event.event_time, KeyRole.DEVICE, received_at)
+    if record.name != event.device or record.owner != event.party:
+        raise KeyOwnerMismatch(
+            f"the event names {event.party}/{event.device} but {record.name} of "
+            f"{record.owner} signed it",
+            zh=f"事件所载单位或设备为 {event.party}/{event.device}，签名密钥却是 {record.name}",
+            key=record.name,
+        )
+
+
+def _keep(
+    seen: list[_Seen], checked: Checked, problem: Callable[[_Seen], CustodyError | None]
+) -> list[_Seen]:
+    """The events with no ``problem``; the others refused with it."""
+    out = []
+    for item in seen:
+        exc = problem(item)
+        if exc is None:
+            out.append(item)
+        else:
+            checked.refusals.append(_refusal(item.position, exc, item.signed))
+    return out
 
 
 def _named(signed: SignedEvent) -> tuple[str, ...]:
