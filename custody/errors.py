@@ -32,9 +32,12 @@ The tree, grouped by whose fault it is::
     │   ├── WasteCodeUnknown          well-formed, but not in the given list edition
     │   ├── PartyNotFound             no such party, vehicle or checkpoint
     │   ├── ContainerNotFound         no container with that digital identification code
+    │   ├── ManifestNotFound          no transfer manifest with that number
+    │   ├── AlertNotFound             no alert with that id
     │   └── SigningKeyMissing         no usable signing key for that owner and role
     ├── ConflictError                 the request contradicts what is already accepted
-    │   └── AlreadyRegistered         a record with that identity exists with other content
+    │   ├── AlreadyRegistered         a record with that identity exists with other content
+    │   └── AlertTransitionInvalid    an alert cannot move from its state to the one asked
     ├── StorageError                  the store failed; nothing was accepted
     └── ConfigurationError            the service is set up wrongly (e.g. wrong key-encryption key)
 
@@ -381,6 +384,22 @@ class DeviceUnknown(NotFoundError):
     title_zh = "设备未登记"
 
 
+class ManifestNotFound(NotFoundError):
+    """No transfer manifest has that number."""
+
+    code = "manifest-not-found"
+    title = "Manifest not found"
+    title_zh = "未找到转移联单"
+
+
+class AlertNotFound(NotFoundError):
+    """No alert has that id."""
+
+    code = "alert-not-found"
+    title = "Alert not found"
+    title_zh = "未找到该告警"
+
+
 class SigningKeyMissing(NotFoundError):
     """No usable signing key exists for that owner and role."""
 
@@ -411,6 +430,14 @@ class EventIdReused(ConflictError):
     code = "event-id-reused"
     title = "Event id reused"
     title_zh = "事件编号重复使用"
+
+
+class AlertTransitionInvalid(ConflictError):
+    """An alert cannot go from its state to the one asked (or a dismissal gives no reason)."""
+
+    code = "alert-transition-invalid"
+    title = "Alert state change not allowed"
+    title_zh = "告警状态不可如此变更"
 
 
 class StorageError(CustodyError):

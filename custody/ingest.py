@@ -103,7 +103,9 @@ class Ingest:
         *,
         clock: Callable[[], datetime] = _now,
         append: Callable[[list[SignedEvent], datetime], list[Receipt]] | None = None,
+        appended: Callable[[list[SignedEvent]], None] | None = None,
     ) -> None:
+        self._appended = appended  # told what was appended (the live checker listens)
         self._ledger = ledger
         self._append = append or ledger.append  # a GroupCommit's append shares commits
         self._devices = devices
@@ -139,6 +141,8 @@ class Ingest:
         if dry_run:
             return []
         receipts = self._append(checked.events, received_at)
+        if self._appended is not None and checked.events:
+            self._appended(checked.events)
         if checked.accepted_anomalies:
             index = {r.event_id: r.index for r in receipts}
             self._devices.add_anomalies([

@@ -9,9 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from custody.tracks import TrackStore  # defined beside its records; listed here with the others
+# Defined beside their records; listed here with the others.
+from custody.alerts import AlertStore
+from custody.manifests import ManifestStore
+from custody.tracks import TrackStore
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from contextlib import AbstractContextManager
     from datetime import date, datetime
 
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "AlertStore",
     "AppendBatch",
     "ChainFlag",
     "ContainerStore",
@@ -37,6 +42,7 @@ __all__ = [
     "LedgerState",
     "LedgerStore",
     "LedgerWriter",
+    "ManifestStore",
     "NewEntry",
     "RegistryStore",
     "StoredEntry",
@@ -112,6 +118,18 @@ class RegistryStore(Protocol):
         """Every checkpoint, ordered by id."""
         ...
 
+    def list_permits(self) -> list[TransportPermit]:
+        """Every transport permit, ordered by holder, validity, number (for bulk reads)."""
+        ...
+
+    def list_licences(self) -> list[OperatingLicence]:
+        """Every operating licence, ordered by holder, validity, number (for bulk reads)."""
+        ...
+
+    def list_vehicles(self) -> list[Vehicle]:
+        """Every vehicle, ordered by plate (for bulk reads)."""
+        ...
+
 
 class ContainerStore(Protocol):
     """Plain storage of containers and the labels minted for them."""
@@ -130,6 +148,10 @@ class ContainerStore(Protocol):
 
     def known(self, digital_ids: list[str]) -> set[str]:
         """Which of these codes are registered containers."""
+        ...
+
+    def get_containers(self, digital_ids: Collection[str]) -> dict[str, Container]:
+        """The registered containers among these codes, by code (any number of codes)."""
         ...
 
     def insert_label(self, label: IssuedLabel) -> None:

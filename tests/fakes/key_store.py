@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from custody.errors import AlreadyRegistered
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from datetime import date, datetime
 
     from custody.containers import Container
@@ -71,6 +72,9 @@ class InMemoryContainerStore:
 
     def get_container(self, digital_id: str) -> Container | None:
         return self.containers.get(digital_id)
+
+    def get_containers(self, digital_ids: Collection[str]) -> dict[str, Container]:
+        return {c: self.containers[c] for c in digital_ids if c in self.containers}
 
     def insert_label(self, label: IssuedLabel) -> None:
         self.labels.append(label)

@@ -77,3 +77,14 @@ class InMemoryRegistryStore:
 
     def list_checkpoints(self) -> list[Checkpoint]:
         return [c for _, c in sorted(self.checkpoints.items())]
+
+    def list_permits(self) -> list[TransportPermit]:
+        return sorted(self.permits.values(), key=lambda p: (p.holder, p.valid_from, p.number))
+
+    def list_licences(self) -> list[OperatingLicence]:
+        return sorted(
+            self.licences.values(), key=lambda lic: (lic.holder, lic.valid_from, lic.number)
+        )
+
+    def list_vehicles(self) -> list[Vehicle]:
+        return [v for _, v in sorted(self.vehicles.items())]

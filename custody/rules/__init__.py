@@ -1,0 +1,1 @@
+"""The checker's rules: one small module per family, each rule a pure function of ``Facts``."""
