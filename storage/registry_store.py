@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from custody.parties import (
     Checkpoint,
@@ -160,6 +160,24 @@ class SqlRegistryStore:
     def list_checkpoints(self) -> list[Checkpoint]:
         query = select(CheckpointRow).order_by(CheckpointRow.checkpoint_id)
         return [_checkpoint(row) for row in self._session.exec(query)]
+
+    # -- bulk reads (the checker loads them all at once) -----------------------------------
+
+    def list_permits(self) -> list[TransportPermit]:
+        query = select(PermitRow).order_by(
+            col(PermitRow.holder), col(PermitRow.valid_from), col(PermitRow.number)
+        )
+        return [_permit(row) for row in self._session.exec(query)]
+
+    def list_licences(self) -> list[OperatingLicence]:
+        query = select(LicenceRow).order_by(
+            col(LicenceRow.holder), col(LicenceRow.valid_from), col(LicenceRow.number)
+        )
+        return [_licence(row) for row in self._session.exec(query)]
+
+    def list_vehicles(self) -> list[Vehicle]:
+        query = select(VehicleRow).order_by(col(VehicleRow.plate))
+        return [_vehicle(row) for row in self._session.exec(query)]
 
 
 def _party(row: PartyRow) -> Party:

@@ -8,10 +8,23 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AlertChangeRow",
+    "AlertContainerRow",
+    "AlertPartyRow",
+    "AlertRow",
     "CheckpointRow",
     "ContainerRow",
     "DeviceRow",
@@ -25,6 +38,7 @@ __all__ = [
     "LedgerNodeRow",
     "LedgerStateRow",
     "LicenceRow",
+    "ManifestRow",
     "PartyRow",
     "PermitRow",
     "PlateReadRow",
@@ -335,3 +349,91 @@ class GpsFixRow(SQLModel, table=True):
     alarm: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     status: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     received_at: datetime = Field(default_factory=_now)
+
+
+# -- the checker: transfer manifests and alerts ------------------------------------------------
+
+
+class ManifestRow(SQLModel, table=True):
+    """An electronic transfer manifest (电子转移联单); never updated.
+
+    Its lists are JSON: a manifest is always read whole, and nothing queries inside them yet.
+    """
+
+    __tablename__ = "transfer_manifest"
+
+    number: str = Field(primary_key=True, max_length=20)
+    generator: str = Field(max_length=18, index=True)
+    transporter: str = Field(max_length=18)
+    receiver: str = Field(max_length=18)
+    vehicles: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    waste_codes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    containers: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    declared_mass_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(index=True)
+    origin_lat: float | None = None
+    origin_lon: float | None = None
+    destination_lat: float | None = None
+    destination_lon: float | None = None
+    depart_after: datetime | None = None
+    arrive_before: datetime | None = None
+    recorded_at: datetime = Field(default_factory=_now)
+
+
+class AlertRow(SQLModel, table=True):
+    """An alert the checker raised. Only ``state`` is ever updated, with an ``alert_change``.
+
+    ``severity_rank`` (``Severity.rank``: 0 info .. 3 high) sits beside the name so the listing
+    order and ``min_severity`` are plain comparisons the database can use an index for.
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_state_severity", "state", "severity_rank"),)
+
+    alert_id: str = Field(primary_key=True, max_length=19)
+    rule: str = Field(max_length=64, index=True)
+    subject: str = Field(max_length=500)
+    severity: str = Field(max_length=8)
+    severity_rank: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    state: str = Field(max_length=16)
+    summary_zh: str = Field(sa_column=Column(Text, nullable=False))
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    start: datetime
+    end: datetime = Field(index=True)
+    vehicle: str | None = Field(default=None, max_length=16, index=True)
+    containers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list, in order
+    parties: str = Field(sa_column=Column(Text, nullable=False))  # JSON list, in order
+    entries: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of ledger indices
+    facts: str = Field(sa_column=Column(Text, nullable=False))  # JSON object
+    raised_at: datetime
+
+
+class AlertChangeRow(SQLModel, table=True):
+    """One change of an alert's state: who, when, why. Never updated, never deleted."""
+
+    __tablename__ = "alert_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: str = Field(foreign_key="alert.alert_id", index=True, max_length=19)
+    at: datetime
+    by: str = Field(max_length=1000)
+    state: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=1000)
+
+
+class AlertContainerRow(SQLModel, table=True):
+    """Which alerts name which container; the key leads with the container, to filter by it."""
+
+    __tablename__ = "alert_container"
+
+    container: str = Field(primary_key=True, max_length=37)
+    alert_id: str = Field(primary_key=True, max_length=19, foreign_key="alert.alert_id")
+
+
+class AlertPartyRow(SQLModel, table=True):
+    """Which alerts name which party; the key leads with the party, to filter by it."""
+
+    __tablename__ = "alert_party"
+
+    party: str = Field(primary_key=True, max_length=18)
+    alert_id: str = Field(primary_key=True, max_length=19, foreign_key="alert.alert_id")

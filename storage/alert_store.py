@@ -1,0 +1,259 @@
+"""Alerts and their state changes in SQL, behind :class:`custody.alerts.AlertStore`.
+
+Thread-safe: each call takes its own connection from the engine (the checker and the service
+may run at once). Raising is ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` (SQLite and
+PostgreSQL both have it), so an alert raised by two runs at once is stored once and the
+loser's batch still succeeds; rows go in id order so two overlapping batches on PostgreSQL
+take their row locks in the same order and cannot deadlock.
+
+Listing is keyset-paginated in SQL: most severe first, then the latest window end, then id.
+The containers and parties an alert names are kept twice: in order on the alert (what is
+shown) and in the ``alert_container``/``alert_party`` link tables (what is filtered on).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from custody.alerts import Alert, AlertChange, AlertState, Severity
+from custody.errors import AlertNotFound, RecordInvalid, StorageError
+from storage.engine import SQLITE_IMMEDIATE
+from storage.tables import (
+    AlertChangeRow,
+    AlertContainerRow,
+    AlertPartyRow,
+    AlertRow,
+    metadata,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from sqlalchemy.engine import Connection, Engine
+
+    from custody.alerts import AlertFilter
+
+__all__ = ["SqlAlertStore"]
+
+_ALERT = metadata.tables[AlertRow.__tablename__]
+_CHANGE = metadata.tables[AlertChangeRow.__tablename__]
+_CONTAINER = metadata.tables[AlertContainerRow.__tablename__]
+_PARTY = metadata.tables[AlertPartyRow.__tablename__]
+
+
+def _plain(value: object) -> object:
+    """What JSON cannot hold as is: times as ISO 8601, everything else as its text."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_plain)
+
+
+def _values(alert: Alert, raised_at: datetime) -> dict[str, Any]:
+    return {
+        "alert_id": alert.alert_id,
+        "rule": alert.rule,
+        "subject": alert.subject,
+        "severity": alert.severity.value,
+        "severity_rank": alert.severity.rank,
+        "state": alert.state.value,
+        "summary_zh": alert.summary_zh,
+        "summary": alert.summary,
+        "start": alert.start,
+        "end": alert.end,
+        "vehicle": alert.vehicle,
+        "containers": _dumps(list(alert.containers)),
+        "parties": _dumps(list(alert.parties)),
+        "entries": _dumps(list(alert.entries)),
+        "facts": _dumps(alert.facts),
+        "raised_at": raised_at,
+    }
+
+
+def _alert(row: Any) -> Alert:  # noqa: ANN401  # a SQLAlchemy Row, or the values inserted
+    return Alert(
+        rule=row["rule"],
+        subject=row["subject"],
+        severity=Severity(row["severity"]),
+        summary_zh=row["summary_zh"],
+        summary=row["summary"],
+        start=row["start"],
+        end=row["end"],
+        containers=tuple(json.loads(row["containers"])),
+        vehicle=row["vehicle"],
+        parties=tuple(json.loads(row["parties"])),
+        entries=tuple(json.loads(row["entries"])),
+        facts=json.loads(row["facts"]),
+        state=AlertState(row["state"]),
+        raised_at=row["raised_at"],
+    )
+
+
+def _named(link: Any, column: str, value: str) -> Any:  # noqa: ANN401  # SQLAlchemy
+    """Alerts whose link table row names ``value``: a lookup on the link's primary key."""
+    return _ALERT.c.alert_id.in_(select(link.c.alert_id).where(link.c[column] == value))
+
+
+def _conditions(where: AlertFilter) -> list[Any]:
+    """The filter as SQL conditions; a field left ``None`` does not filter."""
+    a = _ALERT.c
+    builders: list[tuple[object, Callable[[Any], Any]]] = [
+        (where.rule, lambda v: a.rule == v),
+        (where.state, lambda v: a.state == AlertState(v).value),
+        (where.min_severity, lambda v: a.severity_rank >= Severity(v).rank),
+        (where.vehicle, lambda v: a.vehicle == v),
+        (where.container, lambda v: _named(_CONTAINER, "container", v)),
+        (where.party, lambda v: _named(_PARTY, "party", v)),
+        (where.since, lambda v: a.end >= v),  # the window ends at or after ``since`` ...
+        (where.until, lambda v: a.start < v),  # ... and starts before ``until``
+    ]
+    return [build(value) for value, build in builders if value is not None]
+
+
+def _change(row: Any) -> AlertChange:  # noqa: ANN401  # a SQLAlchemy Row
+    return AlertChange(row.alert_id, row.at, row.by, AlertState(row.state), row.reason)
+
+
+class SqlAlertStore:
+    """Alerts in the ``alert`` table, changes in ``alert_change`` (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @contextmanager
+    def _write(self, what: str, what_zh: str) -> Iterator[Connection]:
+        """One write transaction; on SQLite it takes the write lock first (BEGIN IMMEDIATE)."""
+        try:
+            with (
+                self._engine.connect().execution_options(**{SQLITE_IMMEDIATE: True}) as conn,
+                conn.begin(),
+            ):
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not {what}: {exc.__class__.__name__}",
+                               zh=f"无法{what_zh}") from exc  # fmt: skip
+
+    def _read(self, query: Any) -> list[Any]:  # noqa: ANN401  # SQLAlchemy statements
+        try:
+            with self._engine.connect() as conn:
+                return list(conn.execute(query).mappings())
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reading alerts failed: {exc.__class__.__name__}",
+                               zh="读取告警失败") from exc  # fmt: skip
+
+    def add_alerts(self, alerts: Sequence[Alert], raised_at: datetime) -> list[Alert]:
+        if raised_at.tzinfo is None:
+            raise RecordInvalid("raised_at needs a time zone", zh="告警时间须带时区")
+        raised_at = raised_at.astimezone(UTC)
+        unique: dict[str, Alert] = {}
+        for alert in alerts:  # the first of an id wins, within a batch as across batches
+            unique.setdefault(alert.alert_id, alert)
+        if not unique:
+            return []
+        rows = [_values(unique[key], raised_at) for key in sorted(unique)]
+        statement = (
+            self._insert(_ALERT)
+            .on_conflict_do_nothing(index_elements=[_ALERT.c.alert_id])
+            .returning(_ALERT.c.alert_id)
+        )
+        with self._write(f"store {len(rows)} alerts", f"保存 {len(rows)} 条告警") as conn:
+            # executemany with RETURNING: only the rows this call inserted come back.
+            new = {row.alert_id for row in conn.execute(statement, rows)}
+            stored = [unique[key] for key in sorted(new)]
+            containers = [{"container": c, "alert_id": a.alert_id}
+                          for a in stored for c in dict.fromkeys(a.containers)]  # fmt: skip
+            parties = [{"party": p, "alert_id": a.alert_id}
+                       for a in stored for p in dict.fromkeys(a.parties)]  # fmt: skip
+            if containers:
+                conn.execute(insert(_CONTAINER), containers)
+            if parties:
+                conn.execute(insert(_PARTY), parties)
+        by_id = {row["alert_id"]: row for row in rows}
+        return [_alert(by_id[key]) for key in unique if key in new]
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        rows = self._read(select(_ALERT).where(_ALERT.c.alert_id == alert_id))
+        return _alert(rows[0]) if rows else None
+
+    def list_alerts(
+        self, where: AlertFilter, *, limit: int = 100, after: str | None = None
+    ) -> list[Alert]:
+        if limit < 1:
+            raise RecordInvalid("limit must be at least 1", zh="每页条数至少为 1", field="limit")
+        a = _ALERT.c
+        query = select(_ALERT).where(*_conditions(where))
+        query = query.order_by(a.severity_rank.desc(), a.end.desc(), a.alert_id).limit(limit)
+        try:
+            with self._engine.connect() as conn:
+                if after is not None:
+                    query = query.where(self._after(conn, after))
+                rows = conn.execute(query).mappings().all()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"listing alerts failed: {exc.__class__.__name__}",
+                               zh="查询告警失败") from exc  # fmt: skip
+        return [_alert(row) for row in rows]
+
+    @staticmethod
+    def _after(conn: Connection, after: str) -> Any:  # noqa: ANN401  # a SQL expression
+        """Rows that come after the alert ``after`` in the listing order."""
+        a = _ALERT.c
+        last = conn.execute(select(a.severity_rank, a.end).where(a.alert_id == after)).one_or_none()
+        if last is None:
+            raise RecordInvalid(f"the page cursor {after!r} names no alert",
+                                zh="分页游标无效：没有该告警", field="after")  # fmt: skip
+        rank, end = last
+        return or_(
+            a.severity_rank < rank,
+            and_(a.severity_rank == rank, a.end < end),
+            and_(a.severity_rank == rank, a.end == end, a.alert_id > after),
+        )
+
+    def change_state(self, change: AlertChange, expected: AlertState) -> bool:
+        state = AlertState(change.state).value
+        with self._write(f"change alert {change.alert_id}",
+                         f"变更告警 {change.alert_id} 的状态") as conn:  # fmt: skip
+            # Compare and set: the update only applies while the alert is still as it was read.
+            updated = conn.execute(
+                update(_ALERT)
+                .where(_ALERT.c.alert_id == change.alert_id)
+                .where(_ALERT.c.state == AlertState(expected).value)
+                .values(state=state)
+            )
+            if updated.rowcount != 1:
+                found = conn.execute(
+                    select(_ALERT.c.alert_id).where(_ALERT.c.alert_id == change.alert_id)
+                ).first()
+                if found is None:  # rolls the transaction back
+                    raise AlertNotFound(f"no alert {change.alert_id}",
+                                        zh=f"未找到告警 {change.alert_id}")  # fmt: skip
+                return False
+            row = {"alert_id": change.alert_id, "at": change.at, "by": change.by,
+                   "state": state, "reason": change.reason}  # fmt: skip
+            conn.execute(insert(_CHANGE), [row])
+        return True
+
+    def changes(self, alert_id: str) -> list[AlertChange]:
+        query = (
+            select(_CHANGE)
+            .where(_CHANGE.c.alert_id == alert_id)
+            .order_by(_CHANGE.c.at, _CHANGE.c.id)
+        )
+        try:
+            with self._engine.connect() as conn:
+                return [_change(row) for row in conn.execute(query)]
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reading alert changes failed: {exc.__class__.__name__}",
+                               zh="读取告警变更记录失败") from exc  # fmt: skip
