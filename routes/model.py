@@ -8,13 +8,14 @@ rests on, and the identity of the road network, so the same inputs give the same
 
 from __future__ import annotations
 
-import enum
 import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+# One scale for custody alerts and route findings: a finding's severity is an alert's.
+from custody.alerts import Severity
 from custody.errors import CoordinateInvalid, RecordInvalid
 
 __all__ = [
@@ -110,15 +111,6 @@ class Thresholds:
     gps_interval_s: float = 30.0  # the terminal's reporting interval (JT/T 808 0x0029)
     gps_gap_factor: float = 10.0  # silent for longer than 10 intervals
     snap_max_m: float = 30.0  # a checkpoint further than this from any road needs confirming
-
-
-class Severity(enum.StrEnum):
-    """How urgently a person should look."""
-
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
 
 
 @dataclass(frozen=True, slots=True)
