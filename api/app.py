@@ -10,7 +10,18 @@ from anyio import to_thread
 from fastapi_offline import FastAPIOffline
 
 from api import problems
-from api.endpoints import devices, health, labels, ledger, reference, registry, sightings
+from api.checking import LiveChecker, load_network
+from api.endpoints import (
+    alerts,
+    devices,
+    health,
+    labels,
+    ledger,
+    manifests,
+    reference,
+    registry,
+    sightings,
+)
 from api.secrets import key_encryption_key
 from api.settings import Settings
 from storage.engine import make_engine
@@ -48,9 +59,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # a store opens a second one, so the pool must hold two per thread or they deadlock.
         to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         app.state.engine = make_engine(url, connections=2 * WORKER_THREADS + 4)
+        app.state.checker = None
+        if settings.checker:
+            app.state.checker = LiveChecker(
+                app.state.engine,
+                load_network=lambda: load_network(settings),
+                interval_s=settings.check_interval_s,
+                sweep_s=settings.check_sweep_s,
+            )
+            app.state.checker.start()
         try:
             yield
         finally:
+            if app.state.checker is not None:
+                app.state.checker.stop()
             app.state.engine.dispose()
 
     logging.getLogger("custody").setLevel(settings.log_level.upper())
@@ -71,4 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ledger.router)
     app.include_router(devices.router)
     app.include_router(sightings.router)
+    app.include_router(manifests.router)
+    app.include_router(alerts.router)
     return app

@@ -63,9 +63,12 @@ STATUS: Mapping[type[errors.CustodyError], int] = {
     errors.SigningKeyMissing: 409,
     errors.WasteCodeUnknown: 404,
     errors.PartyNotFound: 404,
+    errors.ManifestNotFound: 404,
+    errors.AlertNotFound: 404,
     errors.ConflictError: 409,
     errors.AlreadyRegistered: 409,
     errors.EventIdReused: 409,
+    errors.AlertTransitionInvalid: 409,
     errors.StorageError: 503,
     errors.ConfigurationError: 500,
 }

@@ -61,6 +61,29 @@ class Settings(BaseSettings):
             "a name witnesses and auditors know the log by. Fixed for the life of a log."
         ),
     )
+    road_network: Path | None = Field(
+        default=None,
+        description=(
+            "OpenStreetMap extract (PBF) the route checks run on. Unset: the extract shipped "
+            "in routes/data. Built once and cached under <data_dir>/roads."
+        ),
+    )
+    checker: bool = Field(
+        default=True, description="Run the checker in the service as events arrive."
+    )
+    check_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between re-checks of the containers new events name.",
+    )
+    check_sweep_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "Seconds between sweeps of the whole ledger (with route checks): deadlines, "
+            "storage limits, mass balance and licence capacity need the whole picture."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the service."
     )

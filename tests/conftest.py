@@ -41,6 +41,9 @@ POSTGRES_SERVER = os.environ.get(
     "CUSTODY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The service's background checker stays off in tests (and in the services they start), so
+# no thread writes alerts behind a test's back; tests of the checker turn it on explicitly.
+os.environ["CUSTODY_CHECKER"] = "false"
 
 
 def _require_postgres(reason: str) -> None:

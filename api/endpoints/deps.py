@@ -145,6 +145,7 @@ def _ingest(
         SqlContainerStore(session),
         lambda: _current_bundle(request, keyring),
         append=request.app.state.group_commit.append,
+        appended=checker.appended if (checker := request.app.state.checker) else None,
     )
 
 
