@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable '.[dev]'
 	touch $(STAMP)
 
+# The service on the embedded SQLite default, seeded once with the demo province.
 run: install
+	$(BIN)/custody demo --if-empty
 	$(BIN)/custody serve
 
 test: install
@@ -26,7 +28,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy custody storage labels routes scanners api
+	$(BIN)/mypy custody storage labels routes scanners province api
 
 contracts: install
 	$(BIN)/lint-imports

@@ -22,6 +22,8 @@ import typer
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from api.check_cli import check_command, demo_command
+from api.checker_cli import alerts_app, manifests_app
 from api.console import EXIT_CODES, exit_code_of, line, print_label, reported
 from api.gateway_cli import gateway
 from api.route_cli import route_app
@@ -110,6 +112,10 @@ app.add_typer(plates_app, name="plates")
 app.add_typer(scan_app, name="scan")
 app.command("gateway")(gateway)
 app.add_typer(route_app, name="route")
+app.add_typer(manifests_app, name="manifests")
+app.add_typer(alerts_app, name="alerts")
+app.command("check")(check_command)
+app.command("demo")(demo_command)
 
 # Re-exported: tests and the other command modules used to import them from here.
 __all__ = ["EXIT_CODES", "app", "exit_code_of", "main"]
