@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from custody.alerts import Alerts
 from custody.checker import check, rank
 from custody.errors import CustodyError
+from custody.history import events_of
 from routes.checkpoints import snap
 from routes.model import Thresholds
 from routes.trips import check_manifests, fixes_from, reads_from
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from custody.alerts import Alert
     from custody.events import SignedEvent
     from custody.facts import CheckSettings, Facts
-    from custody.history import Record
     from routes.checkpoints import SnappedCheckpoint
     from routes.network import RoadNetwork
 
@@ -84,11 +84,6 @@ def _snapped(network: RoadNetwork, facts: Facts) -> list[SnappedCheckpoint]:
     return out
 
 
-def _records(facts: Facts) -> list[Record]:
-    unique = {id(r): r for h in facts.histories.values() for r in h.records}
-    return sorted(unique.values(), key=lambda r: (r.index, r.event.event_time))
-
-
 def run_checks(  # noqa: PLR0913  # one run's inputs, by keyword
     engine: Engine,
     *,
@@ -105,7 +100,7 @@ def run_checks(  # noqa: PLR0913  # one run's inputs, by keyword
     facts = load_facts(engine, as_of=as_of, settings=settings, since=since, until=until,
                        containers=containers)  # fmt: skip
     alerts = check(facts)
-    records = _records(facts)
+    records = events_of(facts.histories)
     trips = 0
     if network is not None:
         numbers = {r.event.manifest for r in records if r.event.manifest}

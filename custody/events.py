@@ -80,6 +80,28 @@ class Step(enum.StrEnum):
         """The CBV disposition the step leaves the containers in."""
         return _DISPOSITIONS[self]
 
+    @property
+    def zh(self) -> str:
+        """The step's Chinese name, as scanners show it and alerts say it."""
+        return _STEP_ZH[self]
+
+
+_STEP_ZH = {
+    Step.COMMISSIONING: "贴标启用",
+    Step.PACKING: "封装",
+    Step.LOADING: "装车",
+    Step.DEPARTING: "出发",
+    Step.PASSING: "途经卡口",
+    Step.ARRIVING: "到达",
+    Step.RECEIVING: "接收",
+    Step.REJECTING: "拒收",
+    Step.STORING: "贮存",
+    Step.REPACKING: "转装",
+    Step.CONSOLIDATING: "合并",
+    Step.DESTROYING: "处置",
+    Step.RETURNING: "退回",
+}
+
 
 _DISPOSITIONS = {
     Step.COMMISSIONING: "active",

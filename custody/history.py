@@ -27,7 +27,7 @@ from custody.events import NO_PREVIOUS, CustodyEvent, Step, event_hash
 from custody.ledger import read_entry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping
     from datetime import datetime
 
     from custody.ports import StoredEntry
@@ -39,6 +39,7 @@ __all__ = [
     "Phase",
     "Record",
     "Span",
+    "events_of",
     "histories",
     "party_graph",
     "record_of",
@@ -246,6 +247,24 @@ class ContainerHistory:
         self.jumps.append(
             Jump(kind, self.container, record, span.holder, span.phase, span.opened_by)
         )
+
+
+def events_of(
+    found: Mapping[str, ContainerHistory], steps: Collection[Step] | None = None
+) -> list[Record]:
+    """Each event once (a history per container repeats it), in the order they happened.
+
+    ``steps`` keeps only events with one of these steps.
+    """
+    seen: set[bytes] = set()
+    out: list[Record] = []
+    for history in found.values():
+        for record in history.records:
+            if (steps is None or record.event.step in steps) and record.event_hash not in seen:
+                seen.add(record.event_hash)
+                out.append(record)
+    out.sort(key=lambda r: (r.event.event_time, r.index))
+    return out
 
 
 def histories(all_records: Iterable[Record]) -> dict[str, ContainerHistory]:

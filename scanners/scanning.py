@@ -60,21 +60,7 @@ __all__ = [
 
 MANUAL_ENTRY = "manual-entry"
 
-STEP_ZH: dict[Step, str] = {
-    Step.COMMISSIONING: "贴标启用",
-    Step.PACKING: "封装",
-    Step.LOADING: "装车",
-    Step.DEPARTING: "出发",
-    Step.PASSING: "途经卡口",
-    Step.ARRIVING: "到达",
-    Step.RECEIVING: "接收",
-    Step.REJECTING: "拒收",
-    Step.STORING: "贮存",
-    Step.REPACKING: "转装",
-    Step.CONSOLIDATING: "合并",
-    Step.DESTROYING: "处置",
-    Step.RETURNING: "退回",
-}
+STEP_ZH: dict[Step, str] = {step: step.zh for step in Step}
 
 
 def _now() -> datetime:

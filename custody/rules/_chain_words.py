@@ -16,23 +16,8 @@ __all__ = ["PHASE_ZH", "STEP_ZH", "hours", "iso", "local"]
 #: China Standard Time: what an officer's watch says (no daylight saving since 1991).
 _CST: Final = timezone(timedelta(hours=8), "CST")
 
-#: The scanners' own words for each step (``scanners.scanning.STEP_ZH``, which the core cannot
-#: import), so an alert says what the scanner's screen said.
-STEP_ZH: Final[Mapping[Step, str]] = {
-    Step.COMMISSIONING: "贴标启用",
-    Step.PACKING: "封装",
-    Step.LOADING: "装车",
-    Step.DEPARTING: "出发",
-    Step.PASSING: "途经卡口",
-    Step.ARRIVING: "到达",
-    Step.RECEIVING: "接收",
-    Step.REJECTING: "拒收",
-    Step.STORING: "贮存",
-    Step.REPACKING: "转装",
-    Step.CONSOLIDATING: "合并",
-    Step.DESTROYING: "处置",
-    Step.RETURNING: "退回",
-}
+#: The scanners' words for each step (``Step.zh``), so an alert says what the screen said.
+STEP_ZH: Final[Mapping[Step, str]] = {step: step.zh for step in Step}
 
 #: How a holder held a container, as a verb phrase ("由某公司存放").
 PHASE_ZH: Final[Mapping[Phase, str]] = {

@@ -18,6 +18,7 @@ from custody.alerts import Severity
 from custody.digital_id import parse_digital_id
 from custody.events import Step
 from custody.facts import Facts, Rule
+from custody.history import events_of
 from custody.rules._chain_words import STEP_ZH, local
 
 if TYPE_CHECKING:
@@ -82,16 +83,7 @@ class _Case:
 
 
 def _records(facts: Facts, steps: frozenset[Step]) -> list[Record]:
-    """Each event with one of the steps once (a history per container repeats it), in order."""
-    seen: set[bytes] = set()
-    found: list[Record] = []
-    for history in facts.histories.values():
-        for record in history.records:
-            if record.event.step in steps and record.event_hash not in seen:
-                seen.add(record.event_hash)
-                found.append(record)
-    found.sort(key=lambda r: (r.event.event_time, r.index))
-    return found
+    return events_of(facts.histories, steps)
 
 
 def _mismatches(

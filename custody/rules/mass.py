@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from custody.alerts import Severity
 from custody.events import MassSource, Step
 from custody.facts import Facts, Rule
+from custody.history import events_of
 from custody.rules._chain_words import local
 
 if TYPE_CHECKING:
@@ -57,16 +58,7 @@ def _month(when: datetime) -> str:
 
 
 def _records(facts: Facts, steps: frozenset[Step]) -> list[Record]:
-    """Each event with one of the steps once (a history per container repeats it), in order."""
-    seen: set[bytes] = set()
-    found: list[Record] = []
-    for history in facts.histories.values():
-        for record in history.records:
-            if record.event.step in steps and record.event_hash not in seen:
-                seen.add(record.event_hash)
-                found.append(record)
-    found.sort(key=lambda r: (r.event.event_time, r.index))
-    return found
+    return events_of(facts.histories, steps)
 
 
 def _shares(facts: Facts, event: CustodyEvent) -> dict[str, int] | None:
