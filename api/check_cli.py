@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path  # noqa: TC003  # Typer reads the annotations at run time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from custody.alerts import Alert
+    from custody.manifests import TransferManifest
     from province.simulate import Month
     from routes.network import RoadNetwork
 
@@ -108,38 +108,14 @@ def _json_file(path: Path, what_zh: str) -> Any:  # noqa: ANN401  # whatever the
         raise RecordInvalid(f"cannot read {path}: {exc}", zh=f"无法读取{what_zh} {path}") from None
 
 
-def _manifests(path: Path | None) -> dict[str, Any]:
-    from custody.manifests import TransferManifest  # noqa: PLC0415
-    from custody.parties import WGS84Point  # noqa: PLC0415
+def _manifests(path: Path | None) -> dict[str, TransferManifest]:
+    """Manifests from a JSON file, read as ``custody manifests add`` and ``POST /manifests`` do."""
+    from api.checker_cli import read_manifests  # noqa: PLC0415  # keeps `custody --help` fast
 
     if path is None:
         return {}
-    body = _json_file(path, "联单文件")
-    items = body if isinstance(body, list) else [body]
-    names = {f.name for f in fields(TransferManifest)}
-    out = {}
-    for i, raw in enumerate(items):
-        if not isinstance(raw, dict) or not names >= set(raw):
-            raise RecordInvalid(
-                f"{path}: manifest {i} is not an object of manifest fields",
-                zh=f"{path}：第 {i + 1} 份联单格式不对",
-            )
-        values = dict(raw)
-        for key in ("created_at", "depart_after", "arrive_before"):
-            values[key] = _when(values.get(key), key)
-        for key in ("origin", "destination"):
-            point = values.get(key)
-            values[key] = WGS84Point(point["lat"], point["lon"]) if point else None
-        for key in ("vehicles", "waste_codes", "containers"):
-            values[key] = tuple(values.get(key, ()))
-        try:
-            manifest = TransferManifest(**values)
-        except TypeError as exc:
-            raise RecordInvalid(
-                f"{path}: manifest {i}: {exc}", zh=f"{path}：第 {i + 1} 份联单缺少字段"
-            ) from None
-        out[manifest.number] = manifest
-    return out
+    found = (m.to_domain() for m in read_manifests(path))
+    return {m.number: m for m in found}
 
 
 def _replay(

@@ -118,7 +118,7 @@ def _table(heads: list[str], rows: list[list[str]]) -> None:
 # -- manifests -------------------------------------------------------------------------------
 
 
-def _read_manifests(file: Path) -> list[ManifestCreate]:
+def read_manifests(file: Path) -> list[ManifestCreate]:
     """One manifest (a JSON object) or several (a list), as ``POST /manifests`` takes them."""
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
@@ -148,7 +148,7 @@ def manifests_add(
     file: Annotated[Path, typer.Argument(help="JSON: one manifest, or a list (POST /manifests).")],
 ) -> None:
     """登记转移联单 · Record manifests; the same again is kept, a changed one is refused."""
-    bodies = _read_manifests(file)
+    bodies = read_manifests(file)
     created = kept = 0
     with _engine() as engine, reported():
         manifests = Manifests(SqlManifestStore(engine))

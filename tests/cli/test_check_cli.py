@@ -99,3 +99,39 @@ def test_the_demo_seeds_once_then_check_finds_its_violations() -> None:
     code, listed = invoke("alerts", "list", "--json")
     assert code == 0
     assert len(json.loads(listed)) > 10
+
+
+def test_outside_manifests_are_compared_with_outside_events(tmp_path: Path) -> None:
+    story = Story()
+    drum = story.drum()
+    number = "20260351010001"
+    story.at(0).commission(drum).at(1).load(drum, manifest=number, vehicle="川A12345")
+    story.at(3).receive(drum, manifest=number)
+    events = tmp_path / "events.jsonld"
+    records = [(r.event, r.event_hash, None) for r in story.records]
+    events.write_text(json.dumps(document(records, created=START)), encoding="utf-8")
+    declared = {
+        "number": number, "generator": story.records[0].event.party,
+        "transporter": "91510112MA62M3K99H", "receiver": "91510900MA6232LL7N",
+        "vehicles": ["川B54321"], "waste_codes": ["900-041-49"], "containers": [drum],
+        "declared_mass_g": 200_000, "created_at": "2026-03-01T08:00:00+08:00",
+    }  # fmt: skip
+    manifests = tmp_path / "manifests.json"
+    manifests.write_text(json.dumps([declared], ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "alerts.json"
+    code, output = invoke("check", "--events", events, "--manifests", manifests, "--no-routes",
+                          "--json", out)  # fmt: skip
+    assert code == 0, output
+    (alert,) = [a for a in json.loads(out.read_text(encoding="utf-8"))
+                if a["rule"] == "manifest-mismatch"]  # fmt: skip
+    assert alert["subject"] == number
+    assert {m["field"] for m in alert["facts"]["mismatches"]} == {"vehicle"}
+
+
+def test_a_manifest_file_with_a_bad_field_names_it(tmp_path: Path) -> None:
+    manifests = tmp_path / "manifests.json"
+    manifests.write_text(json.dumps([{"number": "x"}]), encoding="utf-8")
+    code, output = invoke("check", "--events", _outside_events(tmp_path), "--manifests",
+                          manifests, "--no-routes")  # fmt: skip
+    assert code == 3
+    assert "联单" in output
