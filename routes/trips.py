@@ -8,8 +8,10 @@ each finding becomes an :class:`~custody.alerts.Alert`:
 
 - ``rule`` is the finding's rule (``off-route``, ``dwell``, ``gps-gap``, ``off-route-sighting``,
   ``impossible-travel``, ``unexplained-time``, ``missing-checkpoint``);
-- ``subject`` is ``"<manifest number>/<rule>/<n>"``, n counting that rule's findings on the
-  trip in time order from 1, so checking the same trip again gives the same alert ids;
+- ``subject`` is ``"<manifest number>/<rule>/<start>"``, the finding's start in UTC
+  (``20261003T051500Z``; a finding with no start is counted instead), so checking the same
+  trip again gives the same alert ids, and a finding that late data adds cannot take the id of
+  one raised before;
 - ``facts`` are the finding's facts plus ``manifest``, ``network``, ``thresholds``,
   ``observations`` and the map ``layers`` (GeoJSON, WGS-84).
 
@@ -249,7 +251,10 @@ def _check_one(  # noqa: PLR0913, PLR0917  # one trip's parts, computed by the c
     alerts = []
     for finding in report.findings:  # in time order, then rule
         counts[finding.rule] += 1
-        alerts.append(_alert(finding, counts[finding.rule], base, unplaced))
+        # Named by when it began: a finding that late data adds before an earlier one must
+        # not take that one's id (and be dropped as a duplicate of an alert already raised).
+        when = f"{finding.start:%Y%m%dT%H%M%SZ}" if finding.start else str(counts[finding.rule])
+        alerts.append(_alert(finding, when, base, unplaced))
     return alerts
 
 
@@ -263,7 +268,7 @@ class _Base:
     end: datetime
     entries: tuple[int, ...]
 
-    def alert(self, rule: str, n: int, **fields: Any) -> Alert:  # noqa: ANN401  # Alert's fields
+    def alert(self, rule: str, n: str, **fields: Any) -> Alert:  # noqa: ANN401  # Alert's fields
         m = self.manifest
         return Alert(
             rule=rule, subject=f"{m.number}/{rule}/{n}", containers=m.containers,
@@ -272,7 +277,7 @@ class _Base:
         )  # fmt: skip
 
 
-def _alert(finding: Finding, n: int, base: _Base, unplaced: Sequence[str]) -> Alert:
+def _alert(finding: Finding, n: str, base: _Base, unplaced: Sequence[str]) -> Alert:
     facts: dict[str, Any] = dict(finding.facts)
     facts |= {
         "manifest": base.manifest.number,
@@ -299,7 +304,7 @@ def _unplannable(
     at = f"（{place.lon:.6f}, {place.lat:.6f}）" if place else ""
     at_en = f" ({place.lon:.6f}, {place.lat:.6f})" if place else ""
     return base.alert(
-        UNPLANNABLE, 1, severity=Severity.INFO,
+        UNPLANNABLE, "1", severity=Severity.INFO,
         summary_zh=f"联单 {number} 的申报{_ROLES_ZH.get(role, '地点')}{at}距路网中所有连通道路超过"
                    f" {PLACE_MAX_M:.0f} 米，无法规划路线，未做路线核查。",
         summary=f"The declared {role} of manifest {number}{at_en} is more than"
