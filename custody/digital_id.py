@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from custody.credit_code import parse_credit_code
@@ -44,6 +44,7 @@ class DigitalId:
     waste_code: str  # hyphenated, e.g. 900-041-49
     day: date
     sequence: int
+    _text: str = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "unit_code", parse_credit_code(self.unit_code).text)
@@ -54,6 +55,10 @@ class DigitalId:
                 zh=f"顺序码 {self.sequence} 超出 001-999 的范围",
                 part="sequence",
             )
+        # Made once: every event names its containers by this text, a million times a check.
+        waste = self.waste_code.replace("-", "")
+        text = f"{self.unit_code}{waste}{self.day:%Y%m%d}{self.sequence:03d}"
+        object.__setattr__(self, "_text", text)
 
     @classmethod
     def compose(cls, unit_code: str, waste_code: str, day: date, sequence: int) -> DigitalId:
@@ -63,8 +68,7 @@ class DigitalId:
     @property
     def text(self) -> str:
         """The 37 characters, as printed and encoded."""
-        waste = self.waste_code.replace("-", "")
-        return f"{self.unit_code}{waste}{self.day:%Y%m%d}{self.sequence:03d}"
+        return self._text
 
     @property
     def display(self) -> str:
