@@ -278,6 +278,7 @@ def _possession(event: CustodyEvent, base: str) -> dict[str, object]:
 
 def _extensions(event: CustodyEvent, base: str) -> dict[str, object]:
     out: dict[str, object] = {
+        "wt:eventId": event.event_id,  # the device's id: a retry or a replay is recognised by it
         "wt:party": _party(base, event.party),
         "wt:device": event.device,
         "wt:counter": event.counter,
