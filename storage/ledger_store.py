@@ -10,6 +10,7 @@ commit. Entries are never updated or deleted by this code.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
@@ -31,6 +32,7 @@ from storage.tables import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from datetime import datetime
 
     from sqlalchemy.engine import Connection, Engine
 
@@ -178,6 +180,20 @@ class SqlLedgerStore:
             _CHECKPOINT.c.size
         )
         return [(r.size, bytes(r.root), bytes(r.note)) for r in self._read(query)]
+
+    def received_since(self, since: datetime) -> int:
+        """How many entries the log received at or after ``since`` (the status page)."""
+        query = select(func.count()).select_from(_ENTRY).where(_ENTRY.c.received_at >= since)
+        (row,) = self._read(query)
+        return int(row[0])
+
+    def checkpoint_signed_at(self, size: int) -> datetime | None:
+        """When the log signed its checkpoint at ``size`` (UTC), if it did."""
+        rows = self._read(select(_CHECKPOINT.c.signed_at).where(_CHECKPOINT.c.size == size))
+        if not rows:
+            return None
+        when: datetime = rows[0].signed_at
+        return when if when.tzinfo else when.replace(tzinfo=UTC)  # SQLite keeps no zone
 
     def flags(self) -> list[ChainFlag]:
         query = select(_FLAG).order_by(_FLAG.c.idx, _FLAG.c.id)
