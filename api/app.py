@@ -18,6 +18,8 @@ from api.endpoints import (
     labels,
     ledger,
     manifests,
+    pages,
+    queries,
     reference,
     registry,
     sightings,
@@ -94,5 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(devices.router)
     app.include_router(sightings.router)
     app.include_router(manifests.router)
+    app.include_router(queries.router)  # before alerts: /alerts/near, not /alerts/{alert_id}
     app.include_router(alerts.router)
+    app.include_router(pages.router)
     return app

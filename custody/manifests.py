@@ -109,6 +109,12 @@ class ManifestStore(Protocol):
         """Manifests created in ``[since, until)``, by creation time then number."""
         ...
 
+    def manifests_for_vehicle(
+        self, plate: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[TransferManifest]:
+        """Manifests listing the (canonical) plate, created in ``[since, until)``, in order."""
+        ...
+
 
 class Manifests:
     """Recording manifests: the same manifest twice is one; a changed one is refused."""
@@ -119,15 +125,19 @@ class Manifests:
     def record(self, manifest: TransferManifest) -> tuple[TransferManifest, bool]:
         """Store the manifest; return it and whether it was new."""
         found = self._store.get_manifest(manifest.number)
-        if found is not None:
-            if found != manifest:
-                raise AlreadyRegistered(
-                    f"manifest {manifest.number} is already recorded with other content",
-                    zh=f"联单 {manifest.number} 已登记且内容不同，已接收的联单不可更改",
-                )
-            return found, False
-        self._store.insert_manifest(manifest)
-        return manifest, True
+        if found is None:
+            try:
+                self._store.insert_manifest(manifest)
+            except AlreadyRegistered:  # the same number stored a moment ago by another request
+                found = self._store.get_manifest(manifest.number)
+            else:
+                return manifest, True
+        if found != manifest:
+            raise AlreadyRegistered(
+                f"manifest {manifest.number} is already recorded with other content",
+                zh=f"联单 {manifest.number} 已登记且内容不同，已接收的联单不可更改",
+            )
+        return manifest, False
 
     def get(self, number: str) -> TransferManifest:
         """The manifest with this number, or ``ManifestNotFound``."""

@@ -67,6 +67,13 @@ class SqlManifestStore:
             rows = list(self._session.exec(query))
         return [_manifest(row) for row in rows]
 
+    def manifests_for_vehicle(
+        self, plate: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[TransferManifest]:
+        # The plates are a JSON list with no portable SQL test for membership (SQLite's
+        # json_each, PostgreSQL's jsonb ?): the window is narrowed in SQL, the plate here.
+        return [m for m in self.list_manifests(since=since, until=until) if plate in m.vehicles]
+
 
 @contextmanager
 def _reading() -> Iterator[None]:

@@ -1,0 +1,326 @@
+"""Read queries for officers: a container's timeline, a vehicle's trips, a party's balance.
+
+Read only: nothing here writes. There is no authentication yet (a later issue adds it).
+Errors are RFC 9457 problem details, Chinese first in ``title_zh``/``detail_zh``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+from sqlmodel import Session
+
+from api.endpoints.deps import ContainersDep, RegistryDep
+from api.schemas.checker import AlertPublic, ManifestPublic
+from api.schemas.queries import (
+    AlertNearPage,
+    BalanceRowPublic,
+    JumpPublic,
+    PartyBalance,
+    SightingPublic,
+    SpanPublic,
+    Timeline,
+    TimelineEvent,
+    TrackPublic,
+    TripPublic,
+    VehicleTrips,
+)
+from custody.alerts import AlertFilter, AlertState, Severity
+from custody.digital_id import parse_digital_id
+from custody.errors import PlateInvalid, RecordInvalid
+from custody.history import record_of
+from custody.plates import parse_plate
+from custody.rules.mass import monthly_balance
+from routes.trips import fixes_from, trip_window
+from storage.alert_store import SqlAlertStore
+from storage.facts_loader import load_facts, load_records
+from storage.ledger_store import SqlLedgerStore
+from storage.manifest_store import SqlManifestStore
+from storage.sighting_store import SqlSightingStore
+from storage.track_store import SqlTrackStore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.engine import Engine
+
+    from custody.alerts import Alert
+    from custody.ports import StoredEntry
+
+router = APIRouter(tags=["queries"])
+
+#: Alerts shown with a timeline or a vehicle's trips; the rest through ``GET /alerts``.
+ALERTS_SHOWN = 100
+#: ``/alerts/near`` looks at this many matching alerts at most.
+NEAR_SCAN = 5000
+MAX_TRIPS_PAGE = 100
+MAX_MONTHS = 36
+#: Entries fetched by range when their indices are this close: fewer queries, a few spare rows.
+_RUN_GAP = 64
+_CHINA = timezone(timedelta(hours=8))
+_BBOX = "最小经度,最小纬度,最大经度,最大纬度（WGS-84）· minLon,minLat,maxLon,maxLat"
+
+_NOT_FOUND = "未登记 · Not registered (problem details)"
+_INVALID = "标识、参数或游标无效 · Bad identifier, parameter or cursor (problem details)"
+
+
+def _now() -> datetime:
+    """The queries' clock (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, object]]:
+    texts = {404: _NOT_FOUND, 422: _INVALID}
+    return {status: {"description": texts[status]} for status in statuses}
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _alert_page(engine: Engine, where: AlertFilter) -> tuple[list[AlertPublic], str | None]:
+    found = SqlAlertStore(engine).list_alerts(where, limit=ALERTS_SHOWN + 1)
+    shown = found[:ALERTS_SHOWN]
+    more = len(found) > ALERTS_SHOWN
+    return [AlertPublic.of(a) for a in shown], shown[-1].alert_id if more else None
+
+
+# -- a container --------------------------------------------------------------------------------
+
+
+@router.get("/containers/{digital_id}/timeline", responses=_problems(404, 422))
+def container_timeline(digital_id: str, request: Request, containers: ContainersDep) -> Timeline:
+    """容器交接时间线 · A container's custody timeline for an officer.
+
+    Its ledger events in the order the devices claim (the ledger index breaking ties), with
+    the step's Chinese name and the parties' registered names; the custody spans and jumps
+    (missing hand-offs, conflicts) of ``custody.history``; and the first alerts naming it.
+    """
+    code = parse_digital_id(digital_id).text
+    container = containers.get(code)  # 404 when not registered
+    engine = _engine(request)
+    facts = load_facts(engine, as_of=_now(), containers=[code])
+    history = facts.histories.get(code)
+    records = history.records if history else []
+    alerts, alerts_next = _alert_page(engine, AlertFilter(container=code))
+    generator = container.facts.generator
+    return Timeline(
+        container=code,
+        generator=generator,
+        generator_name=facts.name(generator) if generator in facts.parties else None,
+        waste_code=container.facts.waste_code,
+        declared_kg=container.facts.declared_net_mass_g / 1000,
+        events=[TimelineEvent.of(r, facts) for r in records],
+        spans=[SpanPublic.of(s, facts) for s in history.spans] if history else [],
+        jumps=[JumpPublic.of(j, facts) for j in history.jumps] if history else [],
+        alerts=alerts,
+        alerts_next=alerts_next,
+    )
+
+
+# -- a vehicle ----------------------------------------------------------------------------------
+
+
+def _plate(text: str) -> str:
+    try:
+        return parse_plate(text).text
+    except PlateInvalid as exc:  # name the plate: the parser's text only names a position
+        raise PlateInvalid(f"plate {text!r}: {exc.message}", zh=f"车牌号“{text}”无效：{exc.zh}",
+                           **exc.context, plate=text) from exc  # fmt: skip
+
+
+def _after(ids: Sequence[str], cursor: str | None) -> int:
+    """Where the page after ``cursor`` starts in ``ids``."""
+    if cursor is None:
+        return 0
+    try:
+        return ids.index(cursor) + 1
+    except ValueError:
+        raise RecordInvalid(
+            f"the page cursor {cursor!r} is not in this listing",
+            zh="分页游标无效：不在本次查询结果中",
+            field="cursor",
+        ) from None
+
+
+@router.get("/vehicles/{plate}/trips", responses=_problems(422))
+def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
+    plate: str,
+    request: Request,
+    since: Annotated[AwareDatetime | None, Query(description="联单开具于此时或之后.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="联单开具于此时之前.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRIPS_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=20, description="上一页的 `next`.")] = None,
+) -> VehicleTrips:
+    """车辆行程 · A vehicle's trips: every manifest listing the plate, issued in the window.
+
+    Per trip: its window (``routes.trips.trip_window`` on the ledger events naming the
+    manifest's containers: first loading or departure to receipt, or to the deadline), the
+    plate's checkpoint reads in that window and its GPS track there (a GeoJSON LineString,
+    thinned evenly beyond 5,000 points; ``fixes`` counts them all). A trip not begun has no
+    window, reads or track. Alerts are those whose vehicle is the plate and whose window
+    overlaps ``[since, until)``. The plate is filtered in Python after a window query in SQL
+    (see ``SqlManifestStore.manifests_for_vehicle``): give a window on a busy province.
+    """
+    canonical = _plate(plate)
+    engine = _engine(request)
+    with Session(engine) as session:
+        manifests = SqlManifestStore(session).manifests_for_vehicle(
+            canonical, since=since, until=until
+        )
+    first = _after([m.number for m in manifests], cursor)
+    page = manifests[first : first + limit]
+    more = first + limit < len(manifests)
+    records = load_records(engine, {c for m in page for c in m.containers})
+    reads, fixes = SqlSightingStore(engine), fixes_from(SqlTrackStore(engine))
+    trips = []
+    for manifest in page:
+        window = trip_window(manifest, records)
+        if window is None:
+            empty = TrackPublic.of([])
+            trips.append(TripPublic(manifest=ManifestPublic.of(manifest), started=None,
+                                    ended=None, sightings=[], track=empty))  # fmt: skip
+            continue
+        start, end = window
+        # The window's end is the receipt: a read at that instant belongs to the trip.
+        seen = reads.reads(plate=canonical, since=start, until=end + timedelta(microseconds=1))
+        trips.append(
+            TripPublic(
+                manifest=ManifestPublic.of(manifest),
+                started=start,
+                ended=end,
+                sightings=[SightingPublic.of(r) for r in seen],
+                track=TrackPublic.of(list(fixes(canonical, start, end))),
+            )
+        )
+    alerts, alerts_next = _alert_page(
+        engine, AlertFilter(vehicle=canonical, since=since, until=until)
+    )
+    return VehicleTrips(plate=canonical, items=trips,
+                        next=page[-1].number if more else None, alerts=alerts,
+                        alerts_next=alerts_next)  # fmt: skip
+
+
+# -- a party ------------------------------------------------------------------------------------
+
+
+def _months_back(now: datetime, months: int) -> datetime:
+    """The start of China's month ``months - 1`` months before ``now``'s."""
+    local = now.astimezone(_CHINA)
+    total = local.year * 12 + local.month - 1 - (months - 1)
+    return datetime(total // 12, total % 12 + 1, 1, tzinfo=_CHINA)
+
+
+@router.get("/parties/{credit_code}/balance", responses=_problems(404, 422))
+def party_balance(
+    credit_code: str,
+    request: Request,
+    registry: RegistryDep,
+    months: Annotated[int, Query(ge=1, le=MAX_MONTHS, description="最近几个月（含本月）.")] = 6,
+) -> PartyBalance:
+    """单位月度重量平衡 · A party's monthly mass balance, as generator and as disposer.
+
+    The rows of ``custody.rules.mass.monthly_balance`` for the party over the last ``months``
+    months of China's calendar, this month included. The loader cannot select a party's
+    containers (nothing indexes the ledger by party), so the **whole ledger is decoded**; only
+    the histories of containers with an event since the first month's start are kept (each
+    whole). A container with no event at all in the window is therefore not counted.
+    """
+    party = registry.party(credit_code)  # 422 for a bad code, 404 when not registered
+    now = _now()
+    start = _months_back(now, months)
+    facts = load_facts(_engine(request), as_of=now, since=start)
+    first = f"{start:%Y-%m}"
+    rows = [r for r in monthly_balance(facts)
+            if r.party == party.credit_code and r.month >= first]  # fmt: skip
+    return PartyBalance(party=party.credit_code, name=party.name, months=months, since=start,
+                        as_of=now, rows=[BalanceRowPublic.of(r) for r in rows])  # fmt: skip
+
+
+# -- alerts in an area --------------------------------------------------------------------------
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        west = south = east = north = float("nan")
+    valid = len(parts) == 4 and -180 <= west <= east <= 180 and -90 <= south <= north <= 90
+    if not valid:
+        raise RecordInvalid(
+            f"bbox {text!r} is not minLon,minLat,maxLon,maxLat in WGS-84 degrees",
+            zh=f"范围 bbox“{text}”无效：应为 最小经度,最小纬度,最大经度,最大纬度（WGS-84）",
+            field="bbox",
+        )
+    return west, south, east, north
+
+
+def _entries(store: SqlLedgerStore, indices: set[int]) -> dict[int, StoredEntry]:
+    """The entries by index, read by ranges of nearby indices."""
+    found: dict[int, StoredEntry] = {}
+    ordered = sorted(i for i in indices if i >= 0)
+    start = 0
+    for n in range(1, len(ordered) + 1):
+        if n == len(ordered) or ordered[n] - ordered[n - 1] > _RUN_GAP:
+            for entry in store.entries(ordered[start], ordered[n - 1] + 1):
+                if entry.index in indices:
+                    found[entry.index] = entry
+            start = n
+    return found
+
+
+def _inside(alerts: Sequence[Alert], engine: Engine, box: tuple[float, ...]) -> list[Alert]:
+    west, south, east, north = box
+    entries = _entries(SqlLedgerStore(engine), {i for a in alerts for i in a.entries})
+    inside: set[int] = set()
+    for index, entry in entries.items():
+        location = record_of(entry).event.location
+        if location is not None and south <= location[0] <= north and west <= location[1] <= east:
+            inside.add(index)
+    return [a for a in alerts if inside.intersection(a.entries)]
+
+
+@router.get("/alerts/near", responses=_problems(422))
+def alerts_near(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
+    request: Request,
+    bbox: Annotated[
+        str,
+        Query(
+            max_length=100,
+            examples=["103.9,30.5,104.2,30.8"],
+            description=_BBOX,
+        ),
+    ],
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    state: Annotated[AlertState | None, Query()] = None,
+    min_severity: Annotated[Severity | None, Query()] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Window ends at or after.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Window starts before.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64, description="上一页的 `next`.")] = None,
+) -> AlertNearPage:
+    """区域内告警 · Alerts with a ledger event located inside the box.
+
+    Not a SQL filter: the first 5,000 alerts matching the other filters, in the order of
+    ``GET /alerts`` (most severe first, then the latest window), are loaded, their ledger
+    entries read by index and decoded, and an alert is kept when one of its events carries a
+    location (the scanner's GPS) inside the box. Locations in an alert's facts (route alerts'
+    map layers) are not read. ``capped`` says the 5,000 were reached: narrow the filters.
+    """
+    box = _bbox(bbox)
+    engine = _engine(request)
+    where = AlertFilter(rule=rule, state=state, min_severity=min_severity, since=since,
+                        until=until)  # fmt: skip
+    scanned = SqlAlertStore(engine).list_alerts(where, limit=NEAR_SCAN)
+    found = _inside(scanned, engine, box)
+    first = _after([a.alert_id for a in found], cursor)
+    page = found[first : first + limit]
+    more = first + limit < len(found)
+    return AlertNearPage(items=[AlertPublic.of(a) for a in page],
+                         next=page[-1].alert_id if more else None, scanned=len(scanned),
+                         capped=len(scanned) == NEAR_SCAN)  # fmt: skip
