@@ -18,10 +18,12 @@ from api.endpoints import (
     labels,
     ledger,
     manifests,
+    officer_pages,
     pages,
     queries,
     reference,
     registry,
+    reports,
     sightings,
 )
 from api.secrets import key_encryption_key
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sightings.router)
     app.include_router(manifests.router)
     app.include_router(queries.router)  # before alerts: /alerts/near, not /alerts/{alert_id}
+    app.include_router(reports.router)  # before alerts: /alerts/{id}/report.pdf is its own
     app.include_router(alerts.router)
     app.include_router(pages.router)
+    app.include_router(officer_pages.router, include_in_schema=False)
     return app
