@@ -17,9 +17,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from api.templating import render as _html
 from custody.alerts import AlertFilter, Alerts, AlertState, Severity
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
@@ -62,19 +62,6 @@ RULES_ZH: dict[str, str] = {
     "gps-gap": "定位中断",
     "route-unplannable": "无法规划路线",
 }
-
-_TEMPLATES = Environment(
-    loader=PackageLoader("api", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def _html(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401  # template values
-    body = _TEMPLATES.get_template(template).render(version=request.app.version, **context)
-    return HTMLResponse(body, status_code=status_code)
 
 
 def _alerts(request: Request) -> Alerts:

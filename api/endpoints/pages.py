@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import AwareDatetime, BaseModel
 
 from api.endpoints.deps import ContainersDep, KeyringDep, RegistryDep
+from api.templating import render as _html
 from custody.alerts import AlertFilter, AlertState, Severity
 from custody.checkpoint import Checkpoint
 from custody.errors import ContainerNotFound, EvidenceError, PartyNotFound
@@ -43,19 +43,6 @@ router = APIRouter()
 _CHINA = timezone(timedelta(hours=8))  # dates on the page are the reader's, not UTC
 _ALERT_PAGE = 500
 _FORMS_EN = {"S": "solid", "SS": "semi-solid", "L": "liquid", "G": "gas"}
-
-_TEMPLATES = Environment(
-    loader=PackageLoader("api", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def _html(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401  # template values
-    body = _TEMPLATES.get_template(template).render(version=request.app.version, **context)
-    return HTMLResponse(body, status_code=status_code)
 
 
 @cache
