@@ -6,7 +6,6 @@ Output meant for officials and drivers is Chinese first, English beside it.
 from __future__ import annotations
 
 import base64
-import binascii
 import csv
 import json
 import sys
@@ -429,7 +428,7 @@ def devices_enroll(
     with _devices() as (devices, _, _), reported():
         try:
             raw = base64.b64decode(public_key, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text, which b64decode refuses apart
             raise errors.RecordInvalid(
                 "the public key is not base64", zh="公钥不是 base64 编码"
             ) from None

@@ -48,7 +48,11 @@ class PlateRead:
         object.__setattr__(self, "source", ReadSource(self.source))
         if self.seen_at.tzinfo is None:
             raise RecordInvalid("a read's time needs a time zone", zh="识别时间须带时区")
-        object.__setattr__(self, "seen_at", self.seen_at.astimezone(UTC))
+        try:
+            object.__setattr__(self, "seen_at", self.seen_at.astimezone(UTC))
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
+            raise RecordInvalid("a read's time is out of range in UTC",
+                                zh="识别时间超出可表示范围") from None  # fmt: skip
         if not (math.isfinite(self.confidence) and 0 <= self.confidence <= 1):
             raise RecordInvalid(f"confidence {self.confidence} is not between 0 and 1",
                                 zh=f"置信度 {self.confidence} 不在 0 到 1 之间")  # fmt: skip

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 
 from api.schemas.checker import AlertChangeCreate, AlertDetail, AlertPage, AlertPublic
+from api.schemas.times import Instant
 from custody.alerts import AlertFilter, Alerts, AlertState, Severity
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
@@ -62,8 +62,8 @@ def list_alerts(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per f
     container: Annotated[str | None, Query(description="Digital identification code.")] = None,
     vehicle: Annotated[str | None, Query(description="Plate, e.g. 川A12345.")] = None,
     party: Annotated[str | None, Query(description="Credit code of a party involved.")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Window ends at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Window starts before.")] = None,
+    since: Annotated[Instant | None, Query(description="Window ends at or after.")] = None,
+    until: Annotated[Instant | None, Query(description="Window starts before.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[
         str | None, Query(max_length=64, description="`next` of the page before.")

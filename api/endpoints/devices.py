@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import timedelta
 from typing import Annotated
 
@@ -30,7 +29,7 @@ def enroll_device(body: DeviceEnroll, devices: DevicesDep, response: Response) -
     owner = parse_credit_code(body.owner).text
     try:
         public_key = base64.b64decode(body.public_key, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise RecordInvalid("public_key is not base64", zh="公钥不是 base64 编码") from None
     if len(public_key) != 32:
         raise RecordInvalid("an Ed25519 public key has 32 bytes", zh="Ed25519 公钥应为 32 字节")

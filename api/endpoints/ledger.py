@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -50,7 +49,7 @@ def append_events(
     for position, text in enumerate(body.events):
         try:
             messages.append(base64.b64decode(text, validate=True))
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a non-ASCII character
             messages.append(b"")
             undecodable.append(Refusal(position, "not-base64", "not base64", "不是 base64 编码"))
     receipts = ingest.submit(messages, dry_run=dry_run, refused=undecodable)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from api.endpoints.deps import SessionDep  # noqa: TC001  # FastAPI reads it at run time
 from api.schemas.checker import ManifestCreate, ManifestPublic
+from api.schemas.times import Instant
 from custody.manifests import Manifests
 from storage.manifest_store import SqlManifestStore
 
@@ -61,8 +61,8 @@ def record_manifest(
 @router.get("/manifests", responses={422: _PROBLEMS[422]})
 def list_manifests(
     store: StoreDep,
-    since: Annotated[AwareDatetime | None, Query(description="Issued at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Issued before.")] = None,
+    since: Annotated[Instant | None, Query(description="Issued at or after.")] = None,
+    until: Annotated[Instant | None, Query(description="Issued before.")] = None,
 ) -> list[ManifestPublic]:
     """Manifests issued in ``[since, until)``, oldest first."""
     return [ManifestPublic.of(m) for m in store.list_manifests(since=since, until=until)]

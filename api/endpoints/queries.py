@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
 from sqlmodel import Session
 
 from api.endpoints.deps import ContainersDep, RegistryDep
@@ -28,6 +27,7 @@ from api.schemas.queries import (
     TripPublic,
     VehicleTrips,
 )
+from api.schemas.times import Instant
 from custody.alerts import AlertFilter, AlertState, Severity
 from custody.digital_id import parse_digital_id
 from custody.errors import PlateInvalid, RecordInvalid
@@ -151,8 +151,8 @@ def _after(ids: Sequence[str], cursor: str | None) -> int:
 def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     plate: str,
     request: Request,
-    since: Annotated[AwareDatetime | None, Query(description="联单开具于此时或之后.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="联单开具于此时之前.")] = None,
+    since: Annotated[Instant | None, Query(description="联单开具于此时或之后.")] = None,
+    until: Annotated[Instant | None, Query(description="联单开具于此时之前.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_TRIPS_PAGE)] = 20,
     cursor: Annotated[str | None, Query(max_length=20, description="上一页的 `next`.")] = None,
 ) -> VehicleTrips:
@@ -299,8 +299,8 @@ def alerts_near(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per f
     rule: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[AlertState | None, Query()] = None,
     min_severity: Annotated[Severity | None, Query()] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Window ends at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Window starts before.")] = None,
+    since: Annotated[Instant | None, Query(description="Window ends at or after.")] = None,
+    until: Annotated[Instant | None, Query(description="Window starts before.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64, description="上一页的 `next`.")] = None,
 ) -> AlertNearPage:

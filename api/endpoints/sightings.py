@@ -6,9 +6,10 @@ from datetime import datetime  # FastAPI reads annotations at run time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.endpoints.deps import RegistryDep
+from api.schemas.times import Instant
 from custody.plates import parse_plate
 from custody.sightings import PlateRead, ReadSource, Sightings
 from storage.sighting_store import SqlSightingStore
@@ -81,8 +82,8 @@ def list_plate_reads(
     store: StoreDep,
     plate: Annotated[str | None, Query()] = None,
     checkpoint: Annotated[str | None, Query()] = None,
-    since: Annotated[AwareDatetime | None, Query()] = None,
-    until: Annotated[AwareDatetime | None, Query()] = None,
+    since: Annotated[Instant | None, Query()] = None,
+    until: Annotated[Instant | None, Query()] = None,
 ) -> list[PlateReadPublic]:
     """Reads by plate, checkpoint and time window, oldest first."""
     found = store.reads(

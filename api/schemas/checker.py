@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime  # pydantic reads annotations at run time
 from typing import Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.times import Instant
 from custody.alerts import Alert, AlertChange, AlertState, Severity
 from custody.manifests import MAX_CONTAINERS, TransferManifest
 from custody.parties import WGS84Point
@@ -58,13 +59,11 @@ class ManifestCreate(_Body):
         description="Digital identification codes of the containers (HJ 1276-2022).",
     )
     declared_mass_g: int = Field(gt=0, le=100_000_000, description="申报重量（克）")
-    created_at: AwareDatetime = Field(
-        description="When the manifest was issued; ISO 8601 with zone."
-    )
+    created_at: Instant = Field(description="When the manifest was issued; ISO 8601 with zone.")
     origin: Point | None = Field(default=None, description="Pickup point, WGS-84.")
     destination: Point | None = Field(default=None, description="The receiver's gate, WGS-84.")
-    depart_after: AwareDatetime | None = None
-    arrive_before: AwareDatetime | None = Field(
+    depart_after: Instant | None = None
+    arrive_before: Instant | None = Field(
         default=None, description="The declared deadline for delivery."
     )
 

@@ -118,6 +118,8 @@ def test_the_same_key_for_another_party_is_a_conflict(client: TestClient) -> Non
         ({"owner": "91330100MA27XYZ451", "kind": "phone",
           "public_key": base64.b64encode(bytes(32)).decode()}, None, None),
         ({"owner": GENERATOR_CODE, "kind": "phone", "public_key": "%%%"}, 422, "record-invalid"),
+        # non-ASCII made b64decode raise ValueError, not binascii.Error: a 500 (fuzz)
+        ({"owner": GENERATOR_CODE, "kind": "phone", "public_key": "公钥"}, 422, "record-invalid"),
         ({"owner": GENERATOR_CODE, "kind": "phone", "public_key": "AAAA"}, 422, "record-invalid"),
         ({"owner": GENERATOR_CODE, "kind": "toaster", "public_key": "AAAA"}, 422, None),
     ],

@@ -83,6 +83,15 @@ def test_bad_events_are_each_named_and_nothing_is_appended(ledger_client: TestCl
     assert ledger_client.get("/ledger/checkpoint").status_code == 404
 
 
+def test_a_non_ascii_event_is_refused_as_not_base64(ledger_client: TestClient) -> None:
+    # b64decode raises ValueError, not binascii.Error, on non-ASCII text: it was a 500 (fuzz)
+    response = ledger_client.post("/events", json={"events": ["AAAA", "事件"]})
+    assert response.status_code == 422
+    refused = response.json()["context"]["events"]
+    codes = [(e["position"], e["code"]) for e in refused]
+    assert codes == [(0, "event-malformed"), (1, "not-base64")]
+
+
 def test_replay_returns_the_original_receipt(ledger_client: TestClient) -> None:
     event = Scanner(GENERATOR_CODE).scan(Step.COMMISSIONING, drum(1))
     first = _post(ledger_client, event)["receipts"][0]  # type: ignore[index]

@@ -60,6 +60,7 @@ def test_a_read_is_stored_once_in_utc_and_found_by_plate(client: TestClient) -> 
         ({"plate": "川O1234"}, "plate-invalid"),
         ({"seen_at": "2026-11-20T09:15:00"}, "record-invalid"),
         ({"seen_at": "2099-01-01T00:00:00+08:00"}, "record-invalid"),
+        ({"seen_at": "0001-01-01T00:00:00+08:00"}, "record-invalid"),  # was a 500 (fuzz)
     ],
 )
 def test_a_bad_read_refuses_the_batch_and_is_named(

@@ -62,6 +62,10 @@ def test_bad_input_is_a_plain_message_and_a_non_zero_exit(db: str) -> None:
                                  "--kind", "phone", "--public-key", "%%%"])  # fmt: skip
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+    chinese = runner.invoke(app, ["devices", "enroll", "--owner", GENERATOR_CODE,
+                                  "--kind", "phone", "--public-key", "公钥"])  # fmt: skip
+    assert chinese.exit_code == 3  # not base64: bad input, not a crash
+    assert "公钥不是 base64 编码" in chinese.output
     unknown = runner.invoke(app, ["devices", "revoke", "nobody/device/1", "--reason", "x"])
     assert unknown.exit_code != 0
     assert "未登记" in unknown.output
