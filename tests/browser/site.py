@@ -1,0 +1,170 @@
+"""A real custody service on localhost, seeded for the pages, and the Chromium to look at it.
+
+Shared by the browser tests and ``docs/screenshots.py``: one SQLite database in a folder of
+its own, seeded through the API (a registered generator with a key, a container and its signed
+label, a commissioning scan) and the alert store (a hand-off alert and an off-route alert with
+map layers), then served by uvicorn in a thread on a free port.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import uvicorn
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.app import create_app
+from api.settings import Settings
+from custody.alerts import Alert, Alerts, Severity
+from custody.events import Step
+from storage.alert_store import SqlAlertStore
+from tests.api.test_labels import DRUM
+from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
+from tests.facts_fixtures import drum_id
+from tests.ledger_fixtures import Scanner, enroll_scanners
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from playwright.sync_api import BrowserContext
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps dialling Google on a closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+KEK = SecretStr("tests-only key-encryption key")
+GENERATOR_NAME = "成都蓉新化工有限公司"
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+LAYERS = {
+    "route": {"type": "LineString", "coordinates": [[104.0, 30.6], [104.1, 30.65]]},
+    "corridor": {
+        "type": "Polygon",
+        "coordinates": [[[103.99, 30.59], [104.11, 30.59], [104.11, 30.66], [103.99, 30.59]]],
+    },
+    "episode": {"type": "LineString", "coordinates": [[104.05, 30.62], [104.06, 30.64]]},
+    "stop": {"type": "Point", "coordinates": [104.06, 30.64]},
+    "sightings": {"type": "MultiPoint", "coordinates": [[104.0, 30.6], [104.1, 30.65]]},
+}
+
+
+@dataclass(frozen=True)
+class Site:
+    """The running service and what was seeded into it."""
+
+    base_url: str
+    digital_id: str
+    label: str
+    route_alert: str
+    handoff_alert: str
+
+
+def _alert(n: int, **changes: object) -> Alert:
+    values: dict[str, object] = {
+        "rule": "missing-handoff",
+        "subject": drum_id(n),
+        "severity": Severity.HIGH,
+        "summary_zh": f"容器 {n} 未经交接即由运输单位持有",
+        "summary": f"container {n} held by the transporter without a hand-off",
+        "start": T0,
+        "end": T0 + timedelta(hours=1),
+        "containers": (drum_id(n),),
+        "vehicle": "川A12345",
+        "parties": (GENERATOR_CODE, TRANSPORTER_CODE),
+        "entries": (1,),
+        "facts": {"gap_h": 1.5},
+    }
+    values.update(changes)
+    return Alert(**values)  # type: ignore[arg-type]
+
+
+def _seed(settings: Settings) -> tuple[str, str, str, str]:
+    """Parties, a key, a labelled container with one scan, and two alerts."""
+    with TestClient(create_app(settings)) as client:
+        for code, name, role in [
+            (GENERATOR_CODE, GENERATOR_NAME, "generator"),
+            (TRANSPORTER_CODE, "四川危运物流有限公司", "transporter"),
+        ]:
+            party = {"credit_code": code, "name": name, "roles": [role]}
+            assert client.post("/parties", json=party).status_code == 201
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        enroll_scanners(engine, KEK.get_secret_value().encode(), drums=0)
+        assert client.post("/keys", json={"owner": GENERATOR_CODE}).status_code == 201
+        made = client.post("/containers", json=DRUM)
+        assert made.status_code == 201, made.text
+        digital_id = str(made.json()["digital_id"])
+        label = str(client.post(f"/containers/{digital_id}/labels").json()["text"])
+        scan = Scanner(GENERATOR_CODE).scan(Step.COMMISSIONING, digital_id)
+        body = {"events": [base64.b64encode(scan.message).decode()]}
+        assert client.post("/events", json=body).status_code == 201
+        route = _alert(
+            7,
+            rule="off-route",
+            severity=Severity.MEDIUM,
+            summary_zh="车辆偏离批准路线 1.2 公里",
+            summary="the vehicle left the approved route for 1.2 km",
+            facts={"detour_m": 1200, "layers": LAYERS},
+        )
+        handoff = _alert(3)
+        Alerts(SqlAlertStore(engine)).raise_all([route, handoff], T0 + timedelta(days=1))
+    return digital_id, label, route.alert_id, handoff.alert_id
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[Site]:
+    """Seed a database in ``folder`` and serve it with uvicorn until the block ends."""
+    os.environ["CUSTODY_CHECKER"] = "false"
+    settings = Settings(
+        data_dir=folder,
+        database_url=f"sqlite:///{folder / 'browser.sqlite3'}",
+        key_encryption_key=KEK,
+        log_origin="custody.test/log",
+        checker=False,
+    )
+    digital_id, label, route_alert, handoff_alert = _seed(settings)
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Site(f"http://127.0.0.1:{port}", digital_id, label, route_alert, handoff_alert)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def chromium(profile: Path) -> Iterator[BrowserContext]:
+    """Debian's headless Chromium driven by Playwright, on a fresh profile folder."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415  # optional: skip without it
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield context
+        finally:
+            context.close()
