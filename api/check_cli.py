@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from api.console import line, reported
+from api.console import clip, display_width, line, pad, reported
 from api.secrets import key_encryption_key
 from api.settings import Settings
 from custody.errors import ConflictError, RecordInvalid
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from custody.alerts import Alert
     from custody.manifests import TransferManifest
+    from province.evaluate import Score
     from province.simulate import Month
     from routes.network import RoadNetwork
 
@@ -63,18 +64,17 @@ def _when(text: str | None, what: str) -> datetime | None:
     return value
 
 
-def _width(text: str) -> int:
-    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+def scores_table(scores: Sequence[Score]) -> str:
+    """The evaluation as a readable table, Chinese column heads first."""
+    from province.evaluate import score_row  # noqa: PLC0415  # keeps `custody --help` fast
 
-
-def _cell(text: str, width: int) -> str:
-    out, used = "", 0
-    for c in text:
-        w = 2 if ord(c) > 0x2E80 else 1
-        if used + w > width:
-            return out[:-1] + "…" + " " * (width - used)
-        out, used = out + c, used + w
-    return out + " " * (width - used)
+    head = ("规则 rule", "注入 injected", "告警 alerts", "命中 hits", "误报 false",
+            "漏报 missed", "精确率 precision", "召回率 recall", "达标 target")  # fmt: skip
+    rows = [head, *(score_row(s) for s in scores)]
+    widths = [max(display_width(r[i]) for r in rows) + 2 for i in range(len(head))]
+    lines = ["".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * (w - 2) for w in widths))
+    return "\n".join(lines)
 
 
 def print_alerts(alerts: Sequence[Alert], *, limit: int = 200) -> None:
@@ -84,7 +84,7 @@ def print_alerts(alerts: Sequence[Alert], *, limit: int = 200) -> None:
         return
     head = ["严重度 sev", "规则 rule", "对象 subject", "时间 window (UTC+8)", "摘要 summary"]
     widths = [10, 20, 38, 23, 0]
-    typer.echo("  ".join(_cell(h, w) if w else h for h, w in zip(head, widths, strict=True)))
+    typer.echo("  ".join(clip(h, w) if w else h for h, w in zip(head, widths, strict=True)))
     for alert in alerts[:limit]:
         window = (
             f"{alert.start.astimezone(CHINA):%m-%d %H:%M}–{alert.end.astimezone(CHINA):%m-%d %H:%M}"
@@ -96,7 +96,7 @@ def print_alerts(alerts: Sequence[Alert], *, limit: int = 200) -> None:
             window,
             alert.summary_zh,
         ]
-        typer.echo("  ".join(_cell(c, w) if w else c for c, w in zip(cells, widths, strict=True)))
+        typer.echo("  ".join(clip(c, w) if w else c for c, w in zip(cells, widths, strict=True)))
     if len(alerts) > limit:
         typer.echo(f"……另有 {len(alerts) - limit} 条 · {len(alerts) - limit} more (use --json)")
 
@@ -298,7 +298,7 @@ def _seed(  # noqa: PLR0913  # one month's parts
 
 def _evaluate(roads: RoadNetwork, seed: int, days: int, generators: int) -> bool:
     from api.checking import run_checks  # noqa: PLC0415
-    from province.evaluate import evaluate, table  # noqa: PLC0415
+    from province.evaluate import evaluate  # noqa: PLC0415
     from storage.engine import make_engine  # noqa: PLC0415
     from storage.migrate import upgrade  # noqa: PLC0415
 
@@ -314,7 +314,7 @@ def _evaluate(roads: RoadNetwork, seed: int, days: int, generators: int) -> bool
         engine.dispose()
     scores = evaluate(run.alerts, month.truth)
     typer.echo()
-    typer.echo(table(scores))
+    typer.echo(scores_table(scores))
     ok = all(s.meets_target for s in scores)
     typer.secho(
         f"\n种子 seed {seed}: "

@@ -9,7 +9,6 @@ dismissal or reopening without a reason; 6 storage).
 from __future__ import annotations
 
 import json
-import unicodedata
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path  # noqa: TC003  # Typer reads annotations at run time
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from api.console import reported
+from api.console import display_width, line, pad, reported
 from api.schemas.checker import ManifestCreate
 from api.settings import Settings
 from custody.alerts import AlertFilter, Alerts, AlertState, Severity
@@ -93,25 +92,13 @@ def _utc(when: datetime | None) -> str:
     return "-" if when is None else f"{when:%Y-%m-%d %H:%M} UTC"
 
 
-def _width(text: str) -> int:
-    """Columns a terminal gives ``text``: two for each wide (CJK) character."""
-    return sum(2 if unicodedata.east_asian_width(c) in {"W", "F"} else 1 for c in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(width - _width(text), 1)
-
-
-def line(label: str, value: object) -> None:
-    """One ``label value`` line, aligned by display width (``console.line`` counts characters)."""
-    typer.echo(_pad(label, 28) + str(value))
-
-
 def _table(heads: list[str], rows: list[list[str]]) -> None:
     """Aligned columns (wide characters counted twice); the last column is not padded."""
-    widths = [max(_width(cell) for cell in column) + 1 for column in zip(heads, *rows, strict=True)]
+    widths = [
+        max(display_width(cell) for cell in column) + 1 for column in zip(heads, *rows, strict=True)
+    ]
     for cells in [heads, *rows]:
-        start = "".join(_pad(cell, width) for cell, width in zip(cells[:-1], widths, strict=False))
+        start = "".join(pad(cell, width) for cell, width in zip(cells[:-1], widths, strict=False))
         typer.echo((start + cells[-1]).rstrip())
 
 

@@ -7,6 +7,7 @@ first, on standard error, and an exit code a script can act on.
 
 from __future__ import annotations
 
+import unicodedata
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,16 @@ if TYPE_CHECKING:
 
     from labels.payload import LabelPayload
 
-__all__ = ["EXIT_CODES", "exit_code_of", "line", "print_label", "reported"]
+__all__ = [
+    "EXIT_CODES",
+    "clip",
+    "display_width",
+    "exit_code_of",
+    "line",
+    "pad",
+    "print_label",
+    "reported",
+]
 
 #: Exit codes by the kind of failure, so scripts can tell them apart. Label verification
 #: gets one code per reason (documented in `custody label verify --help`).
@@ -77,9 +87,30 @@ def reported(
         raise typer.Exit(exit_code_of(exc, codes)) from None
 
 
+def display_width(text: str) -> int:
+    """Columns a terminal gives ``text``: two for each wide (CJK) character."""
+    return sum(2 if unicodedata.east_asian_width(c) in {"W", "F"} else 1 for c in text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` columns, and at least one space after it."""
+    return text + " " * max(width - display_width(text), 1)
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` in exactly ``width`` columns: cut with an ellipsis, or padded."""
+    out, used = "", 0
+    for char in text:
+        wide = display_width(char)
+        if used + wide > width:
+            return out[:-1] + "…" + " " * (width - used)
+        out, used = out + char, used + wide
+    return out + " " * (width - used)
+
+
 def line(label: str, value: object) -> None:
-    """One aligned ``label value`` line."""
-    typer.echo(f"{label:<28}{value}")
+    """One ``label value`` line, aligned by display width (Chinese labels count double)."""
+    typer.echo(pad(label, 28) + str(value))
 
 
 def print_label(payload: LabelPayload, key_name: str, bundle_note: str) -> None:

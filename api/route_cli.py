@@ -16,7 +16,6 @@ import csv
 import functools
 import json
 import math
-import unicodedata
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.console import display_width, pad
 from api.settings import Settings
 from custody.errors import CoordinateInvalid, CustodyError, InputError, RecordInvalid
 from routes.coords import to_wgs84
@@ -216,7 +216,7 @@ def _print_report(
             f"{fixes} GPS 定位点 fixes, {reads} 卡口识别 reads, {len(zones)} 敏感区域 areas",
         ),
     ):
-        typer.echo(f"{_pad(label, 26)}{value}")
+        typer.echo(f"{pad(label, 26)}{value}")
     typer.echo("")
     if not report.findings:
         typer.secho(
@@ -233,10 +233,10 @@ def _print_report(
         [str(i), _severity(f.severity), f.rule, _span(f.start, f.end)]
         for i, f in enumerate(report.findings, start=1)
     ]
-    widths = [max(_width(row[c]) for row in [header, *rows]) + 2 for c in range(len(header))]
-    typer.echo("".join(_pad(h, w) for h, w in zip(header, widths, strict=True)).rstrip())
+    widths = [max(display_width(row[c]) for row in [header, *rows]) + 2 for c in range(len(header))]
+    typer.echo("".join(pad(h, w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row, finding in zip(rows, report.findings, strict=True):
-        typer.echo("".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
+        typer.echo("".join(pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
         typer.echo(f"{'':{widths[0]}}{finding.summary_zh}")
         typer.echo(f"{'':{widths[0]}}{finding.summary}")
 
@@ -254,15 +254,6 @@ def _span(start: datetime | None, end: datetime | None) -> str:
     if end is not None and end != start:
         text += "–" + end.astimezone(CHINA_TIME).strftime("%H:%M")
     return text
-
-
-def _width(text: str) -> int:
-    """Columns a terminal gives ``text``: two for each wide (CJK) character."""
-    return sum(2 if unicodedata.east_asian_width(c) in {"W", "F"} else 1 for c in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(width - _width(text), 1)
 
 
 def report_json(network: RoadNetwork, report: TripReport) -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from custody.alerts import Alert
     from province.simulate import Truth
 
-__all__ = ["PRECISION_TARGET", "RECALL_TARGET", "Score", "evaluate", "key_of", "table"]
+__all__ = ["PRECISION_TARGET", "RECALL_TARGET", "Score", "evaluate", "key_of", "score_row"]
 
 RECALL_TARGET = 0.95
 PRECISION_TARGET = 0.90
@@ -96,27 +96,8 @@ def evaluate(alerts: Iterable[Alert], truth: Sequence[Truth]) -> list[Score]:
     return scores
 
 
-def table(scores: Sequence[Score]) -> str:
-    """The scores as a readable table, Chinese column heads first."""
-    head = (
-        "规则 rule",
-        "注入 injected",
-        "告警 alerts",
-        "命中 hits",
-        "误报 false",
-        "漏报 missed",
-        "精确率 precision",
-        "召回率 recall",
-        "达标 target",
-    )
-    rows = [head, *(_row(s) for s in scores)]
-    widths = [max(_width(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(_pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _row(s: Score) -> tuple[str, ...]:
+def score_row(s: Score) -> tuple[str, ...]:
+    """One score as table cells: rule, counts, precision, recall, whether it meets the target."""
     false = f"{s.false_alarms}" + (f" (+{s.explained} 可解释 explained)" if s.explained else "")
     target = ("是 yes" if s.meets_target else "否 NO") if s.injected else "未注入 not injected"
     return (s.rule, str(s.injected), str(s.raised), str(s.hits), false, str(s.misses),
@@ -125,11 +106,3 @@ def _row(s: Score) -> tuple[str, ...]:
 
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
-
-
-def _width(text: str) -> int:
-    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from typer.testing import CliRunner
 
-from api.checker_cli import _width
 from api.cli import app
+from api.console import display_width
 from custody.alerts import Alert, Alerts, Severity
 from storage.alert_store import SqlAlertStore
 from storage.engine import make_engine
@@ -178,9 +178,9 @@ def test_alerts_are_listed_as_a_table_most_severe_first(db: str) -> None:
     assert [next(k for k in (low, high, medium) if k in row) for row in lines[1:4]] == [
         high, medium, low,
     ]  # fmt: skip
-    columns = {_width(row[: row.index("AL-")]) for row in lines[1:4]}
+    columns = {display_width(row[: row.index("AL-")]) for row in lines[1:4]}
     assert len(columns) == 1  # the id column lines up, wide characters counted twice
-    assert _width(lines[0][: lines[0].index("编号")]) in columns
+    assert display_width(lines[0][: lines[0].index("编号")]) in columns
     assert "高 high" in lines[1]
     assert "共 3 条 · 3 alerts" in output
 

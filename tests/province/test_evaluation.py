@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from api.check_cli import scores_table
 from api.checking import run_checks
-from province.evaluate import PRECISION_TARGET, RECALL_TARGET, evaluate, table
+from province.evaluate import PRECISION_TARGET, RECALL_TARGET, evaluate
 from province.feed import feed
 from province.simulate import INJECTED_RULES, demo_month
 from storage.engine import make_engine
@@ -37,7 +38,7 @@ def test_every_rule_meets_its_target_on_the_demo_province(
     engine.dispose()
     assert fed.events == len(month.events) == run.events
     scores = {s.rule: s for s in evaluate(run.alerts, month.truth)}
-    print(table(list(scores.values())))  # noqa: T201  # shown with -s, and on failure
+    print(scores_table(list(scores.values())))  # noqa: T201  # shown with -s, and on failure
     for rule in INJECTED_RULES:
         score = scores[rule]
         assert score.injected > 0, rule
