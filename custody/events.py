@@ -20,7 +20,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -293,6 +293,57 @@ class CustodyEvent:
         if event.to_cbor() != data:
             raise _bad("payload is not in deterministic encoding")
         return event
+
+    @classmethod
+    def from_stored_cbor(cls, data: bytes) -> CustodyEvent:
+        """Rebuild an event the ledger accepted, without validating it again.
+
+        Only for payloads read back from our own ledger: each was read by :meth:`from_cbor`
+        before it was appended (every field checked, the encoding proved canonical), and
+        ``custody ledger audit`` re-verifies the stored entries. The result equals what
+        :meth:`from_cbor` gives for the same bytes, and keeps ``data`` as its encoding; outside
+        data (ingest, bundles, replay, the audit) must take :meth:`from_cbor`. Bytes that are not
+        even shaped like an event raise ``EventMalformed``; anything subtler is not looked for.
+        """
+        try:
+            body = cbor2.loads(data)
+            get = body.get
+            mass, location = get("mass"), get("loc")
+            values = (
+                body["id"],
+                _STEPS[body["step"]],
+                tuple(body["c"]),
+                body["party"],
+                body["dev"],
+                body["ctr"],
+                _utc_ms(datetime.fromtimestamp(body["t"] / 1000, UTC)),
+                tuple(body["prev"]),
+                get("parent"),
+                get("cp"),
+                get("rp"),
+                tuple(location) if location is not None else None,
+                get("veh"),
+                get("mf"),
+                Mass(mass[0], _SOURCES[mass[1]]) if mass is not None else None,
+                tuple(get("ph", ())),
+                get("note", ""),
+                data,
+            )
+        except (cbor2.CBORDecodeError, AttributeError, KeyError, TypeError, ValueError,
+                IndexError, OverflowError, OSError, RecursionError) as exc:  # fmt: skip
+            raise _bad(f"stored event out of shape: {exc!r}") from None
+        if body.get("v") != SCHEMA_VERSION:
+            raise _bad("not a schema 1 custody event")
+        event = object.__new__(cls)
+        for name, value in zip(_FIELDS, values, strict=True):
+            object.__setattr__(event, name, value)
+        return event
+
+
+#: The attributes of a :class:`CustodyEvent` in declaration order, ``_cbor`` last.
+_FIELDS = (*(f.name for f in fields(CustodyEvent) if f.init), "_cbor")
+_STEPS = {step.value: step for step in Step}
+_SOURCES = {source.value: source for source in MassSource}
 
 
 @dataclass(frozen=True, slots=True)

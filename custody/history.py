@@ -39,11 +39,13 @@ __all__ = [
     "Phase",
     "Record",
     "Span",
+    "Whereabouts",
     "events_of",
     "histories",
     "party_graph",
     "record_of",
     "records",
+    "whereabouts",
 ]
 
 
@@ -58,14 +60,21 @@ class Record:
 
 
 def record_of(entry: StoredEntry) -> Record:
-    """Read a stored entry without re-verifying its signature (``custody ledger audit`` does)."""
+    """Read a stored entry back, trusting what the ledger checked when it accepted it.
+
+    Neither the signature nor the event's fields are verified again, nor its encoding proved
+    canonical (:meth:`CustodyEvent.from_stored_cbor`): ingest did all of that before the entry
+    was appended, and ``custody ledger audit`` re-verifies the stored entries. Only entries of
+    our own ledger come here; outside events go through ``read_event`` or ``custody.replay``.
+    """
     received_at, message = read_entry(entry.entry)
     try:
         payload = _cose.parse_sign1(message).payload
     except _cose.CoseStructureError as exc:
         raise EventMalformed(f"ledger entry {entry.index}: {exc}", zh="账本条目事件格式错误",
                              index=entry.index) from None  # fmt: skip
-    return Record(entry.index, received_at, event_hash(message), CustodyEvent.from_cbor(payload))
+    event = CustodyEvent.from_stored_cbor(payload)
+    return Record(entry.index, received_at, event_hash(message), event)
 
 
 def records(entries: Iterable[StoredEntry]) -> Iterator[Record]:
@@ -306,3 +315,49 @@ def party_graph(
             data["containers"] += 1
             data["mass_g"] += declared_g.get(history.container, 0)
     return graph
+
+
+# -- where a container is, as its generator asks -------------------------------------------
+
+
+class Whereabouts(enum.StrEnum):
+    """Where a container is, as a generator asks it: four states from its latest step."""
+
+    AT_GENERATOR = "at-generator"
+    IN_TRANSIT = "in-transit"
+    RECEIVED = "received"
+    DISPOSED = "disposed"
+
+    @property
+    def zh(self) -> str:
+        """The state's Chinese name."""
+        return _WHEREABOUTS_ZH[self]
+
+
+_WHEREABOUTS_ZH = {
+    Whereabouts.AT_GENERATOR: "未出厂",
+    Whereabouts.IN_TRANSIT: "运输中",
+    Whereabouts.RECEIVED: "已接收",
+    Whereabouts.DISPOSED: "已处置",
+}
+_MOVING = frozenset({Step.LOADING, Step.DEPARTING, Step.PASSING, Step.ARRIVING,
+                     Step.REJECTING, Step.RETURNING})  # fmt: skip
+
+
+def whereabouts(latest: Record | None, generator: str) -> Whereabouts:
+    """The state a container's latest event leaves it in.
+
+    No event yet, or filling, sealing and storing by the generator itself: not yet left.
+    Loading through arriving, a refusal and a return: on the road. Receiving, or storing and
+    repacking by anyone else: received. Destroying: disposed.
+    """
+    if latest is None:
+        return Whereabouts.AT_GENERATOR
+    step = latest.event.step
+    if step is Step.DESTROYING:
+        return Whereabouts.DISPOSED
+    if step in _MOVING:
+        return Whereabouts.IN_TRANSIT
+    if step is Step.RECEIVING or latest.event.party != generator:
+        return Whereabouts.RECEIVED
+    return Whereabouts.AT_GENERATOR

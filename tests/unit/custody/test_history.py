@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from custody.events import NO_PREVIOUS, Step
-from custody.history import JumpKind, Phase, histories, party_graph
+from custody.history import JumpKind, Phase, Whereabouts, histories, party_graph, whereabouts
 from tests.checker_fixtures import T2, D, G, Story, T
 
 
@@ -95,3 +97,26 @@ def test_the_party_graph_counts_containers_and_mass_along_each_hand_over() -> No
     assert sorted(graph.edges) == sorted([(G, T), (T, D)])
     assert graph.edges[G, T]["containers"] == 3
     assert graph.edges[T, D]["mass_g"] == 303_000
+
+
+@pytest.mark.parametrize(
+    ("step", "by", "expected"),
+    [
+        (None, G, Whereabouts.AT_GENERATOR),
+        (Step.COMMISSIONING, G, Whereabouts.AT_GENERATOR),
+        (Step.STORING, G, Whereabouts.AT_GENERATOR),
+        (Step.LOADING, T, Whereabouts.IN_TRANSIT),
+        (Step.PASSING, T, Whereabouts.IN_TRANSIT),
+        (Step.REJECTING, D, Whereabouts.IN_TRANSIT),
+        (Step.RECEIVING, D, Whereabouts.RECEIVED),
+        (Step.STORING, D, Whereabouts.RECEIVED),
+        (Step.DESTROYING, D, Whereabouts.DISPOSED),
+    ],
+)
+def test_where_a_container_is_follows_its_latest_step(
+    step: Step | None, by: str, expected: Whereabouts
+) -> None:
+    story = Story()
+    latest = None if step is None else story.at(0).event(step, story.drum(), by=by)
+    assert whereabouts(latest, G) is expected
+    assert expected.zh in {"未出厂", "运输中", "已接收", "已处置"}
