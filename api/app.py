@@ -10,13 +10,17 @@ from anyio import to_thread
 from fastapi_offline import FastAPIOffline
 
 from api import problems
+from api.auth import install_read_log
 from api.checking import LiveChecker, load_network
 from api.endpoints import (
+    accounts,
     alerts,
     devices,
+    generator_pages,
     health,
     labels,
     ledger,
+    login_pages,
     manifests,
     officer_pages,
     pages,
@@ -26,6 +30,8 @@ from api.endpoints import (
     reports,
     sightings,
 )
+from api.openapi import complete_openapi
+from api.ratelimit import WriteLimiter
 from api.secrets import key_encryption_key
 from api.settings import Settings
 from storage.engine import make_engine
@@ -89,7 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.write_limiter = WriteLimiter(settings.write_rate_per_minute, settings.write_burst)
+    app.state.login_limiter = WriteLimiter(per_minute=10, burst=10)
     problems.install(app)
+    install_read_log(app)
+    login_pages.install(app)
     app.include_router(health.router)
     app.include_router(reference.router)
     app.include_router(registry.router)
@@ -103,4 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(pages.router)
     app.include_router(officer_pages.router, include_in_schema=False)
+    app.include_router(generator_pages.router, include_in_schema=False)
+    app.include_router(login_pages.router)
+    app.include_router(accounts.router)
+    complete_openapi(app)
     return app

@@ -266,7 +266,41 @@ def demo_command(
                 zh="演示数据须写入空数据库，当前数据库已有账本",
             )
         kek = key_encryption_key(settings)
-        _seed(roads, engine, kek, settings.log_origin, seeds[0], days=days, generators=generators)
+        month = _seed(roads, engine, kek, settings.log_origin, seeds[0], days=days,
+                      generators=generators)  # fmt: skip
+        _demo_accounts(engine, month)
+
+
+#: The demo's accounts and their passwords: known, because it is a demonstration database.
+DEMO_PASSWORD = "custody-demo-2026"  # noqa: S105  # printed and documented on purpose
+
+
+def _demo_accounts(engine: Engine, month: Month) -> None:
+    """An administrator, officers inside and outside the province, and one generator."""
+    from sqlmodel import Session  # noqa: PLC0415
+
+    from api.auth import Access  # noqa: PLC0415
+    from custody.access import Principal, Role  # noqa: PLC0415
+    from custody.parties import PartyRole  # noqa: PLC0415
+    from storage.access_store import SqlAccessStore  # noqa: PLC0415
+
+    generator = next(p for p in month.world.parties if PartyRole.GENERATOR in p.roles)
+    division = generator.division[:4]
+    accounts = [
+        (Principal("demo-admin", Role.ADMINISTRATOR), "系统管理员 administrator"),
+        (Principal("demo-police", Role.POLICE, districts=(division,)),
+         f"公安，辖区 {division} · police, districts {division}"),
+        (Principal("demo-env-mianyang", Role.ENVIRONMENT, districts=("5107",)),
+         "生态环境，辖区 5107（看不到演示省）· environment, 5107 (sees nothing here)"),
+        (Principal("demo-generator", Role.GENERATOR, party=generator.credit_code),
+         f"产废单位 {generator.name} · generator"),
+    ]  # fmt: skip
+    with Session(engine) as session:
+        access = Access(SqlAccessStore(session))
+        for principal, what in accounts:
+            access.create_account(principal, password=DEMO_PASSWORD)
+            line(f"账户 {principal.name}", f"{what}")
+    line("演示密码 Demo password", f"{DEMO_PASSWORD}（仅限演示 · demo only）")
 
 
 def _seed(  # noqa: PLR0913  # one month's parts

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from api.console import display_width, line, pad, reported
+from api.console import line, reported, table
 from api.schemas.checker import ManifestCreate
 from api.settings import Settings
 from custody.alerts import AlertFilter, Alerts, AlertState, Severity
@@ -90,16 +90,6 @@ def _when(text: str | None, option: str) -> datetime | None:
 
 def _utc(when: datetime | None) -> str:
     return "-" if when is None else f"{when:%Y-%m-%d %H:%M} UTC"
-
-
-def _table(heads: list[str], rows: list[list[str]]) -> None:
-    """Aligned columns (wide characters counted twice); the last column is not padded."""
-    widths = [
-        max(display_width(cell) for cell in column) + 1 for column in zip(heads, *rows, strict=True)
-    ]
-    for cells in [heads, *rows]:
-        start = "".join(pad(cell, width) for cell, width in zip(cells[:-1], widths, strict=False))
-        typer.echo((start + cells[-1]).rstrip())
 
 
 # -- manifests -------------------------------------------------------------------------------
@@ -191,7 +181,7 @@ def manifests_list(
     rows = [[m.number, _utc(m.created_at), m.generator, m.receiver, " ".join(m.vehicles),
              str(len(m.containers)), f"{m.declared_mass_g / 1000:g}"] for m in found]  # fmt: skip
     if rows:
-        _table(heads, rows)
+        table(heads, rows)
     typer.echo(f"共 {len(found)} 份 · {len(found)} manifests")
 
 
@@ -256,7 +246,7 @@ def alerts_list(  # noqa: PLR0913, PLR0917  # Typer passes one parameter per opt
     rows = [[f"{a.severity.zh} {a.severity.value}", f"{a.state.zh} {a.state.value}", a.rule,
              f"{a.end:%Y-%m-%d %H:%M}", a.alert_id, a.summary_zh] for a in found]  # fmt: skip
     if rows:
-        _table(heads, rows)
+        table(heads, rows)
     typer.echo(f"共 {len(found)} 条 · {len(found)} alerts")
 
 

@@ -21,6 +21,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from api.access_cli import accounts_app
 from api.check_cli import check_command, demo_command
 from api.checker_cli import alerts_app, manifests_app
 from api.console import EXIT_CODES, exit_code_of, line, print_label, reported
@@ -113,6 +114,7 @@ app.command("gateway")(gateway)
 app.add_typer(route_app, name="route")
 app.add_typer(manifests_app, name="manifests")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(accounts_app, name="accounts")
 app.command("check")(check_command)
 app.command("demo")(demo_command)
 
@@ -348,7 +350,9 @@ def _services() -> Iterator[tuple[Registry, Keyring, LabelIssuer]]:
         yield (
             registry,
             keyring,
-            label_issuer(session, registry, keyring, settings.waste_list_edition),
+            label_issuer(
+                session, registry, keyring, settings.waste_list_edition, settings.public_url
+            ),
         )
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "pad",
     "print_label",
     "reported",
+    "table",
 ]
 
 #: Exit codes by the kind of failure, so scripts can tell them apart. Label verification
@@ -106,6 +107,16 @@ def clip(text: str, width: int) -> str:
             return out[:-1] + "…" + " " * (width - used)
         out, used = out + char, used + wide
     return out + " " * (width - used)
+
+
+def table(heads: list[str], rows: list[list[str]]) -> None:
+    """Aligned columns (wide characters counted twice); the last column is not padded."""
+    widths = [
+        max(display_width(cell) for cell in column) + 1 for column in zip(heads, *rows, strict=True)
+    ]
+    for cells in [heads, *rows]:
+        start = "".join(pad(cell, width) for cell, width in zip(cells[:-1], widths, strict=False))
+        typer.echo((start + cells[-1]).rstrip())
 
 
 def line(label: str, value: object) -> None:

@@ -8,6 +8,7 @@ with a correlation id that is also logged; they never leak as client errors.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,11 @@ STATUS: Mapping[type[errors.CustodyError], int] = {
     errors.PartyNotFound: 404,
     errors.ManifestNotFound: 404,
     errors.AlertNotFound: 404,
+    errors.AccountNotFound: 404,
+    errors.AccessError: 403,
+    errors.NotAuthenticated: 401,
+    errors.Forbidden: 403,
+    errors.RateLimited: 429,
     errors.ConflictError: 409,
     errors.AlreadyRegistered: 409,
     errors.EventIdReused: 409,
@@ -115,7 +121,7 @@ async def _custody_error(_request: Request, exc: Exception) -> JSONResponse:
     status = _status_of(exc)
     if status >= 500:
         _log.error("custody error %s: %s", exc.code, exc.message)
-    return problem_response(
+    response = problem_response(
         status,
         exc.code,
         exc.title,
@@ -124,6 +130,13 @@ async def _custody_error(_request: Request, exc: Exception) -> JSONResponse:
         detail_zh=exc.zh,
         context={k: _json_safe(v) for k, v in exc.context.items()},
     )
+    if isinstance(exc, errors.NotAuthenticated):  # RFC 6750 section 3
+        response.headers["WWW-Authenticate"] = 'Bearer realm="custody"'
+    if isinstance(exc, errors.RateLimited):
+        response.headers["Retry-After"] = str(
+            max(1, math.ceil(float(str(exc.context.get("retry_after_s", 1)))))
+        )
+    return response
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

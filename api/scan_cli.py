@@ -150,6 +150,14 @@ ServerOption = Annotated[
         show_default=False,
     ),
 ]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="CUSTODY_TOKEN",
+        help="This device's account token (custody accounts token NAME), sent as a bearer token.",
+        show_default=False,
+    ),
+]
 _STEPS = ", ".join(f"{s.value}({STEP_ZH[s]})" for s in Step)
 
 
@@ -171,6 +179,7 @@ def enroll_command(  # noqa: PLR0913  # one option per fact about the device
         ),
     ] = None,
     state_dir: StateDir = None,
+    token: TokenOption = None,
 ) -> None:
     """登记本设备 · Make this device's key pair and enrol its public half.
 
@@ -180,7 +189,7 @@ def enroll_command(  # noqa: PLR0913  # one option per fact about the device
     with _reported():
         state = _state(state_dir)
         pinned = _pinned(root) if root is not None else None
-        client = ServerClient(server, retry=RetryPolicy(attempts=3, timeout=20))
+        client = ServerClient(server, retry=RetryPolicy(attempts=3, timeout=20), token=token)
         done = enroll(
             state,
             client,
@@ -305,11 +314,11 @@ class _Heads:
     Without an answer the scanner carries on offline and asks again a minute later.
     """
 
-    def __init__(self, server: str | None) -> None:
+    def __init__(self, server: str | None, token: str | None) -> None:
         self._client = (
             None
             if server is None
-            else ServerClient(server, retry=RetryPolicy(attempts=1, timeout=3))
+            else ServerClient(server, retry=RetryPolicy(attempts=1, timeout=3), token=token)
         )
         self._quiet_until = 0.0
 
@@ -358,6 +367,7 @@ def event_command(  # noqa: PLR0913  # one option per field of the event
     note: Annotated[str, typer.Option(help="Free text, up to 200 characters.")] = "",
     server: ServerOption = None,
     state_dir: StateDir = None,
+    token: TokenOption = None,
 ) -> None:
     """签名并排队一个事件 · Sign one event and keep it in the outbox (no network needed).
 
@@ -387,7 +397,7 @@ def event_command(  # noqa: PLR0913  # one option per field of the event
             scans = [read_scan(c, bundle) for c in containers or []]
             scans += [scan_image(p, bundle) for p in image or []]
             ids = [s.digital_id for s in scans]
-            _Heads(server).learn(outbox, ids)
+            _Heads(server, token).learn(outbox, ids)
             manual = any(s.kind is ScanKind.TYPED for s in scans)
             queued = scanner.record(ids, details, manual=manual)
             pending = outbox.counts()[EventState.PENDING]
@@ -415,6 +425,7 @@ def wedge_command(  # noqa: PLR0913  # the event's fields, fixed for the whole s
     ] = 3.0,
     server: ServerOption = None,
     state_dir: StateDir = None,
+    token: TokenOption = None,
 ) -> None:
     """扫码枪模式 · Read scans from standard input (a USB scanner in keyboard mode).
 
@@ -436,7 +447,7 @@ def wedge_command(  # noqa: PLR0913  # the event's fields, fixed for the whole s
         state = _state(state_dir)
         outbox, bundle, scanner = _open_for_signing(state)
     repeats = RepeatFilter(repeat_window, time.monotonic)
-    heads = _Heads(server)
+    heads = _Heads(server, token)
     queued_n = repeated_n = failed_n = first_failure = 0
     with outbox, _reported():
         for line in KeyboardWedge(sys.stdin):
@@ -472,7 +483,7 @@ def wedge_command(  # noqa: PLR0913  # the event's fields, fixed for the whole s
 
 
 @scan_app.command("sync")
-def sync_command(
+def sync_command(  # noqa: PLR0913, PLR0917  # one option per knob of the sync
     server: Annotated[
         str | None, typer.Option(help="The custody service (default: the one enrolled with).")
     ] = None,
@@ -480,6 +491,7 @@ def sync_command(
     attempts: Annotated[int, typer.Option(min=1, help="Tries per request.")] = 5,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request.")] = 30.0,
     state_dir: StateDir = None,
+    token: TokenOption = None,
 ) -> None:
     """同步 · Send queued events, verify every receipt and checkpoint, learn chain heads.
 
@@ -490,7 +502,9 @@ def sync_command(
         state = _state(state_dir)
         info = state.enrolled()
         client = ServerClient(
-            server or info.server, retry=RetryPolicy(attempts=attempts, timeout=timeout)
+            server or info.server,
+            retry=RetryPolicy(attempts=attempts, timeout=timeout),
+            token=token,
         )
         with state.outbox() as outbox:
             try:

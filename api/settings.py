@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from custody.errors import InputError
+from labels.payload import link_base
+
 __all__ = ["Settings"]
 
 _PLACEHOLDERS = {"changeme", "changethis", "secret", "password", "0" * 16, "changemechangeme"}
@@ -33,6 +36,14 @@ class Settings(BaseSettings):
         ),
     )
     host: str = Field(default="127.0.0.1", description="Address the service listens on.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Base URL the public reaches the service at, e.g. https://hjj.sc.gov.cn: printed "
+            "labels' QR codes link to <public_url>/V/<signed label>. Its path, if any, in "
+            "capitals (QR alphanumeric mode). Empty: the QR holds the bare signed text."
+        ),
+    )
     port: int = Field(default=8000, ge=1, le=65535, description="Port the service listens on.")
     migrate_on_start: bool | None = Field(
         default=None,
@@ -84,6 +95,27 @@ class Settings(BaseSettings):
             "storage limits, mass balance and licence capacity need the whole picture."
         ),
     )
+    auth: bool = Field(
+        default=True,
+        description=(
+            "Require an account for everything but the public pages and reference data. "
+            "Switch off only on a closed test bench: everyone then acts as an administrator."
+        ),
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="How long a login on the pages lasts."
+    )
+    token_days: float = Field(
+        default=90.0, gt=0, le=3650, description="Default lifetime of a token issued to a program."
+    )
+    write_rate_per_minute: float = Field(
+        default=600.0,
+        gt=0,
+        description="Writes an account may make per minute, sustained (token bucket refill).",
+    )
+    write_burst: int = Field(
+        default=120, ge=1, description="Writes an account may make at once before the rate applies."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the service."
     )
@@ -98,6 +130,16 @@ class Settings(BaseSettings):
             msg = "CUSTODY_KEY_ENCRYPTION_KEY must be a real secret of at least 16 characters"
             raise ValueError(msg)
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _printable_public_url(cls, value: str) -> str:
+        if value.strip():
+            try:
+                link_base(value)
+            except InputError as exc:
+                raise ValueError(exc.message) from None
+        return value.strip()
 
     @property
     def effective_database_url(self) -> str:

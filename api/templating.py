@@ -22,6 +22,8 @@ _TEMPLATES = Environment(
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:  # noqa: ANN401  # template values
-    """A page from ``template`` with ``context`` (and the service's version)."""
-    body = _TEMPLATES.get_template(template).render(version=request.app.version, **context)
+    """A page from ``template`` with ``context`` (and the service's version, and who is in)."""
+    user = getattr(request.state, "principal", None)
+    body = _TEMPLATES.get_template(template).render(version=request.app.version, user=user,
+                                                    **context)  # fmt: skip
     return HTMLResponse(body, status_code=status_code)

@@ -21,11 +21,12 @@ __all__ = ["label_issuer", "open_ledger"]
 
 
 def label_issuer(
-    session: Session, registry: Registry, keyring: Keyring, edition: str
+    session: Session, registry: Registry, keyring: Keyring, edition: str, public_url: str
 ) -> LabelIssuer:
-    """The label issuer with its container store, on one session."""
+    """The label issuer with its container store, on one session; QRs link to ``public_url``."""
     store = SqlContainerStore(session)
-    return LabelIssuer(Containers(store, registry, edition), store, keyring, registry)
+    containers = Containers(store, registry, edition)
+    return LabelIssuer(containers, store, keyring, registry, public_url=public_url)
 
 
 def open_ledger(engine: Engine, keyring: Keyring, origin: str) -> Ledger:

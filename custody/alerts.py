@@ -24,6 +24,8 @@ from custody.errors import AlertNotFound, AlertTransitionInvalid, RecordInvalid
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from custody.access import Reach
+
 __all__ = [
     "Alert",
     "AlertChange",
@@ -172,6 +174,8 @@ class AlertFilter:
     party: str | None = None
     since: datetime | None = None  # alerts whose window ends at or after this
     until: datetime | None = None  # ... and starts before this
+    waste_code: str | None = None  # alerts naming a container of this code (e.g. 900-041-49)
+    reach: Reach | None = None  # alerts naming a party within (who asks may see only those)
 
 
 class AlertStore(Protocol):

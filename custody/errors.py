@@ -34,7 +34,12 @@ The tree, grouped by whose fault it is::
     │   ├── ContainerNotFound         no container with that digital identification code
     │   ├── ManifestNotFound          no transfer manifest with that number
     │   ├── AlertNotFound             no alert with that id
+    │   ├── AccountNotFound           no account or token with that name
     │   └── SigningKeyMissing         no usable signing key for that owner and role
+    ├── AccessError                   who is asking may not do this
+    │   ├── NotAuthenticated          no credentials, or a token unknown, expired or revoked
+    │   ├── Forbidden                 authenticated, but the role or scope does not allow it
+    │   └── RateLimited               too many writes in a short time; try again later
     ├── ConflictError                 the request contradicts what is already accepted
     │   ├── AlreadyRegistered         a record with that identity exists with other content
     │   └── AlertTransitionInvalid    an alert cannot move from its state to the one asked
@@ -50,6 +55,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AccessError",
+    "AccountNotFound",
     "AlreadyRegistered",
     "BundleInvalid",
     "ChainBroken",
@@ -64,6 +71,7 @@ __all__ = [
     "EventMalformed",
     "EventsRefused",
     "EvidenceError",
+    "Forbidden",
     "InputError",
     "KeyNotValidAtIssue",
     "KeyOwnerMismatch",
@@ -73,11 +81,13 @@ __all__ = [
     "LabelSchemaUnsupported",
     "LedgerTampered",
     "NotALabel",
+    "NotAuthenticated",
     "NotFoundError",
     "NoteMalformed",
     "PartyNotFound",
     "PlateInvalid",
     "ProofInvalid",
+    "RateLimited",
     "RecordInvalid",
     "SignatureInvalid",
     "SigningKeyMissing",
@@ -400,12 +410,52 @@ class AlertNotFound(NotFoundError):
     title_zh = "未找到该告警"
 
 
+class AccountNotFound(NotFoundError):
+    """No account, or no token, with that name or id."""
+
+    code = "account-not-found"
+    title = "Account not found"
+    title_zh = "未找到该账户或令牌"
+
+
 class SigningKeyMissing(NotFoundError):
     """No usable signing key exists for that owner and role."""
 
     code = "signing-key-missing"
     title = "No signing key"
     title_zh = "没有可用的签名密钥"
+
+
+class AccessError(CustodyError):
+    """Who is asking may not do this."""
+
+    code = "access-denied"
+    title = "Access denied"
+    title_zh = "无权访问"
+
+
+class NotAuthenticated(AccessError):
+    """No credentials, or a token that is unknown, expired or revoked, or a wrong password."""
+
+    code = "not-authenticated"
+    title = "Not authenticated"
+    title_zh = "未登录或令牌无效"
+
+
+class Forbidden(AccessError):
+    """The account is known, but its role or its scope does not allow this."""
+
+    code = "forbidden"
+    title = "Forbidden"
+    title_zh = "无此权限"
+
+
+class RateLimited(AccessError):
+    """Too many writes in a short time; ``retry_after_s`` says when to try again."""
+
+    code = "rate-limited"
+    title = "Too many requests"
+    title_zh = "请求过于频繁"
 
 
 class ConflictError(CustodyError):

@@ -2,9 +2,10 @@
 
 Starts the service on a seeded database in a temporary folder (as the browser tests do, see
 ``tests/browser/site.py``) and saves whole-page PNGs at phone size (390×844) and desktop
-size (1280×800) of the label check, the status page, the officers' alert list and an alert
-with its map to ``docs/img/pages/``. Needs Debian's ``chromium`` and the ``playwright``
-package (dev extra).
+size (1280×800) to ``docs/img/pages/``: the label check, the status page and the login page
+(signed out); the officers' alert list and an alert with its map (logged in as the officer);
+a generator's container list, its register form and a container with its label (logged in as
+the generator's clerk). Needs Debian's ``chromium`` and the ``playwright`` package (dev extra).
 """  # noqa: INP001  # a script beside the docs, not a package
 
 from __future__ import annotations
@@ -47,23 +48,41 @@ def _cjk_fonts(folder: Path) -> None:
 def main() -> None:
     """Serve, open each page at each size, save the PNGs."""
     sys.path.insert(0, str(ROOT))
-    from tests.browser.site import chromium, serve  # noqa: PLC0415  # needs ROOT on the path
+    from tests.browser.site import (  # noqa: PLC0415  # needs ROOT on the path
+        GENERATOR,
+        OFFICER,
+        chromium,
+        open_as,
+        serve,
+    )
 
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _cjk_fonts(folder)
         with serve(folder / "site") as site, chromium(folder / "profile") as browser:
-            _shoot(site.base_url, site.label, site.route_alert, browser)
+            signed_out = {
+                "verify": f"/verify?label={quote(site.label, safe='')}",
+                "status": "/status",
+                "login": "/login",
+            }
+            officer = {
+                "officer-alerts": "/officer/alerts",
+                "officer-alert": f"/officer/alerts/{site.route_alert}",
+            }
+            generator = {
+                "generator-containers": "/generator",
+                "generator-new": "/generator/containers/new",
+                "generator-container": f"/generator/containers/{site.digital_id}",
+            }
+            for who, pages in [(None, signed_out), (OFFICER, officer), (GENERATOR, generator)]:
+                browser.clear_cookies()  # log out whoever was in
+                if who is not None:
+                    open_as(browser, site, next(iter(pages.values())), who).close()
+                _shoot(site.base_url, pages, browser)
 
 
-def _shoot(base_url: str, label: str, alert_id: str, browser: BrowserContext) -> None:
-    pages = {
-        "verify": f"/verify?label={quote(label, safe='')}",
-        "status": "/status",
-        "officer-alerts": "/officer/alerts",
-        "officer-alert": f"/officer/alerts/{alert_id}",
-    }
+def _shoot(base_url: str, pages: dict[str, str], browser: BrowserContext) -> None:
     for size, (width, height) in SIZES.items():
         page = browser.new_page()
         page.set_viewport_size({"width": width, "height": height})

@@ -1,8 +1,10 @@
 """The label's QR symbol: error correction Q, alphanumeric mode, smallest version that fits.
 
-The signed text (``WL1:`` + Base45) uses only the 45 characters of the QR alphanumeric mode,
-which packs 2 characters in 11 bits instead of 16 in byte mode. We force that mode so a stray
-lower-case letter is an error here rather than a silently larger, byte-mode symbol.
+The signed text (``WL1:`` + Base45), and the check-page link that carries it
+(``HTTPS://HOST/V/WL1:…``, see ``labels.payload.link``), use only the 45 characters of the QR
+alphanumeric mode, which packs 2 characters in 11 bits instead of 16 in byte mode. We force
+that mode so a stray lower-case letter is an error here rather than a silently larger,
+byte-mode symbol.
 """
 
 from __future__ import annotations

@@ -29,11 +29,15 @@ class LabelIssuer:
         store: ContainerStore,
         keyring: Keyring,
         registry: Registry,
+        *,
+        public_url: str = "",
     ) -> None:
+        """``public_url``: base of the public check page printed QRs link to ("" for none)."""
         self.containers = containers
         self._store = store
         self._keyring = keyring
         self._registry = registry
+        self._public_url = public_url
 
     def issue(self, digital_id: str, now: datetime | None = None) -> IssuedLabel:
         """Sign a new label for a container with its generator's active label key."""
@@ -84,4 +88,5 @@ class LabelIssuer:
             net_mass_kg=facts.declared_net_mass_g / 1000,
             capacity_l=facts.capacity_l,
             remarks=facts.remarks,
+            public_url=self._public_url,
         )

@@ -19,13 +19,21 @@ alphanumeric set. The payload is a positional, deterministic CBOR array, schema 
 
 Only facts fixed when the drum is sealed go in; holder and status live in the ledger. The
 generator, waste code and date are inside the digital id, so they are signed too.
+
+The printed QR holds a link to the public check page, ``<BASE>/V/<signed text>`` (see
+:func:`link`), so a phone camera opens it; the signed text rides in the last path segment with
+space, ``%`` and ``/`` percent-escaped, which keeps every character in QR alphanumeric mode.
+The base URL is not signed: readers take the signed text out of the link with
+:func:`signed_text` and ignore the host. :func:`read` and :func:`verify` accept either form.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 import cbor2
 
@@ -34,6 +42,7 @@ from custody.containers import ContainerType, PhysicalForm
 from custody.digital_id import parse_digital_id
 from custody.errors import (
     CustodyError,
+    InputError,
     KeyOwnerMismatch,
     LabelMalformed,
     LabelSchemaUnsupported,
@@ -48,9 +57,24 @@ if TYPE_CHECKING:
     from custody.keys import PublicKeyRecord, SigningKey
     from custody.trust import TrustBundle
 
-__all__ = ["PREFIX", "SCHEMA_VERSION", "LabelPayload", "VerifiedLabel", "mint", "read", "verify"]
+__all__ = [
+    "LINK_PATH",
+    "PREFIX",
+    "SCHEMA_VERSION",
+    "LabelPayload",
+    "VerifiedLabel",
+    "find_signed_text",
+    "link",
+    "link_base",
+    "mint",
+    "read",
+    "signed_text",
+    "verify",
+]
 
 PREFIX = "WL1:"
+#: The path, under the public base URL, of the check page a label's QR links to.
+LINK_PATH = "/V/"
 SCHEMA_VERSION = 1
 _HAZARD_BITS = {
     Hazard.TOXICITY: 1,
@@ -169,14 +193,87 @@ def mint(payload: LabelPayload, key: SigningKey) -> str:
     return PREFIX + _base45.b45encode(message)
 
 
-def read(text: str) -> tuple[_cose.Sign1, LabelPayload]:
-    """Decode a label's structure without trusting it (for display, never for decisions)."""
-    stripped = text.strip()
-    if not stripped.startswith(PREFIX):
-        raise NotALabel(
-            f"the text does not start with {PREFIX!r}: not a hazardous waste label of ours",
-            zh=f"内容不以“{PREFIX}”开头，不是本系统的危险废物电子标签",
+# QR alphanumeric mode holds these and nothing else (ISO/IEC 18004, table 5; the set
+# labels._qr enforces): a base URL written with them, scheme and host in capitals (hosts
+# ignore case, paths do not).
+_QR_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+# Base45 characters that a URL path cannot carry as they are: a space, the escape character,
+# and the slash (proxies merge "//", browsers resolve "/./" and "/../").
+_PATH_ESCAPES = str.maketrans({" ": "%20", "%": "%25", "/": "%2F"})
+# Any http(s) host, any base path, then /V/ and one segment: the signed text, escaped.
+_LINK = re.compile(r"(?i:https?)://[^/?#]+(?:/[^?#]*)?/V/([^/?#]+)")
+
+
+def link_base(public_url: str) -> str:
+    """The public base URL as a label's QR writes it: scheme and host upper-cased, no final /.
+
+    Raises:
+        InputError: not an ``http(s)://host[:port][/PATH]`` URL, or a path (which keeps its
+            case) with characters outside QR alphanumeric mode, such as lower-case letters.
+    """
+    parts = urlsplit(public_url.strip())
+    base = f"{parts.scheme}://{parts.netloc}".upper() + parts.path.rstrip("/")
+    if (
+        parts.scheme.lower() not in {"http", "https"}
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+        or not set(base) <= _QR_CHARS
+    ):
+        raise InputError(
+            f"public URL {public_url!r} must be http(s)://host[:port][/PATH], its path in "
+            "capitals, digits and $%*+-./: only (QR alphanumeric mode)",
+            zh=f"公开网址 {public_url!r} 应为 http(s)://主机[:端口][/路径]，路径只能含大写字母、"
+            "数字和 $%*+-./:（二维码字母数字模式）",
+            public_url=public_url,
         )
+    return base
+
+
+def link(text: str, public_url: str) -> str:
+    """What a label's QR holds: the public check page ``<BASE>/V/<signed text>``.
+
+    Every character stays in QR alphanumeric mode. The link is longer than the bare text by
+    the base, ``/V/``, and 2 characters for each space, ``%`` and ``/`` of the Base45 text
+    (written ``%20``, ``%25``, ``%2F``): 40 to 65 characters, one QR version (docs/labels.md).
+    """
+    return link_base(public_url) + LINK_PATH + text.strip().translate(_PATH_ESCAPES)
+
+
+def find_signed_text(content: str) -> str | None:
+    """The signed text (``WL1:…``) in what a QR holds, the bare text or a :func:`link`; or None.
+
+    A link may name any host: the signature, not the address, proves a label genuine, and
+    labels printed before links stay valid.
+    """
+    stripped = content.strip()
+    if stripped.startswith(PREFIX):
+        return stripped
+    found = _LINK.fullmatch(stripped)
+    if found is not None and (text := unquote(found[1])).startswith(PREFIX):
+        return text
+    return None
+
+
+def signed_text(content: str) -> str:
+    """:func:`find_signed_text`, or ``NotALabel`` when ``content`` holds no label."""
+    text = find_signed_text(content)
+    if text is not None:
+        return text
+    raise NotALabel(
+        f"the text neither starts with {PREFIX!r} nor links to one: not a hazardous waste "
+        "label of ours",
+        zh=f"内容既不以“{PREFIX}”开头，也不是指向标签的链接，不是本系统的危险废物电子标签",
+    )
+
+
+def read(text: str) -> tuple[_cose.Sign1, LabelPayload]:
+    """Decode a label's structure without trusting it (for display, never for decisions).
+
+    ``text`` is the signed text or a link carrying it (see :func:`signed_text`).
+    """
+    stripped = signed_text(text)
     try:
         message = _cose.parse_sign1(_base45.b45decode(stripped[len(PREFIX) :]))
     except (ValueError, _cose.CoseStructureError) as exc:

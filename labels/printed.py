@@ -1,7 +1,8 @@
 """What a printed label shows: the signed QR text plus the facts HJ 1276-2022 asks to print.
 
 Only the QR carries a signature. The printed words are for people; they come from the
-container record and are never trusted by a verifier.
+container record and are never trusted by a verifier. With a public URL the QR holds a link
+to the check page that carries the signed text (``labels.payload.link``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from labels.payload import link
 
 if TYPE_CHECKING:
     from datetime import date
@@ -23,7 +26,7 @@ class LabelFormat(enum.StrEnum):
     SVG = "svg"
     PDF = "pdf"
     ZPL = "zpl"  # thermal label printers
-    TXT = "txt"  # the QR text alone
+    TXT = "txt"  # the signed text alone (the QR may hold it inside a link)
 
 
 #: Physical forms (形态) as codes and as printed.
@@ -54,7 +57,11 @@ def label_size_mm(capacity_l: float) -> tuple[int, float]:
 
 @dataclass(frozen=True, slots=True)
 class PrintedLabel:
-    """Everything one label shows. ``qr_text`` is the signed payload (``WL1:`` + Base45)."""
+    """Everything one label shows. ``qr_text`` is the signed payload (``WL1:`` + Base45).
+
+    ``public_url`` is the base of the public check page the QR links to, e.g.
+    ``https://hjj.sc.gov.cn``; empty, the QR holds the bare signed text as labels did before.
+    """
 
     qr_text: str
     digital_id: str  # 37 characters; also printed as a Code 128 barcode
@@ -73,3 +80,9 @@ class PrintedLabel:
     net_mass_kg: float
     capacity_l: float  # decides the label size
     remarks: str = ""
+    public_url: str = ""
+
+    @property
+    def qr_content(self) -> str:
+        """What the QR symbol holds: the check page's link, or the bare signed text."""
+        return link(self.qr_text, self.public_url) if self.public_url else self.qr_text

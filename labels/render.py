@@ -204,7 +204,7 @@ class _Layout:
     frame: _Frame
     runs: tuple[_Run, ...]
     pictograms: tuple[_Pictogram, ...]
-    qr_text: str
+    qr_content: str  # what the symbol holds: the link or the bare signed text
     qr_modules: int  # per side, without quiet zone
     bars: tuple[bool, ...]
 
@@ -484,7 +484,7 @@ def _layout(label: PrintedLabel) -> _Layout:
     """Place everything one label shows, in millimetres from the top-left corner."""
     _check(label)
     frame = _frame(*label_size_mm(label.capacity_l))
-    qr_modules, bars = 17 + 4 * qr_version(label.qr_text), code128_modules(label.digital_id)
+    qr_modules, bars = 17 + 4 * qr_version(label.qr_content), code128_modules(label.digital_id)
     total = len(bars) + 2 * CODE128_QUIET_ZONE
     if frame.barcode_box.w / total < _MIN_BAR_MODULE_MM:
         raise InputError(
@@ -510,7 +510,7 @@ def _layout(label: PrintedLabel) -> _Layout:
     runs = _fit_fields(fields, region)
     runs += _hri(frame, label.digital_id)
     runs += [p.name for p in pictograms]
-    return _Layout(frame, tuple(runs), pictograms, label.qr_text, qr_modules, bars)
+    return _Layout(frame, tuple(runs), pictograms, label.qr_content, qr_modules, bars)
 
 
 # --- raster: PNG and PDF ------------------------------------------------------------------------
@@ -635,7 +635,7 @@ def _raster(layout: _Layout, dpi: int) -> Image.Image:
         _draw_pictogram(draw, pictogram, dpi)
     for run in layout.runs:
         _stamp(image, run, dpi)
-    _paste_qr(image, qr_code(layout.qr_text), layout.frame.qr_box, dpi)
+    _paste_qr(image, qr_code(layout.qr_content), layout.frame.qr_box, dpi)
     _paste_bars(image, layout.bars, layout.frame.barcode_box, dpi)
     return image
 
@@ -881,7 +881,7 @@ def render_svg(label: PrintedLabel) -> str:
         '<?xml version="1.0" encoding="UTF-8"?>',
         _svg_frame(frame),
         *(_svg_pictogram(p) for p in layout.pictograms),
-        _svg_qr(qr_code(layout.qr_text), frame.qr_box),
+        _svg_qr(qr_code(layout.qr_content), frame.qr_box),
         _svg_bars(layout.bars, frame.barcode_box),
         f'<g font-family="{_FONT_FAMILY}" fill="{_SVG_COLOUR[_BLACK]}">',
         *(_svg_text(run) for run in (frame.title, *layout.runs)),
@@ -964,7 +964,7 @@ def render_zpl(label: PrintedLabel, *, dpmm: int = 8, font: str = "E:SIMSUN.TTF"
     quiet = QR_QUIET_ZONE * magnification
     lines.append(
         f"^FO{dots(qr_box.right) - n * magnification + quiet},{dots(qr_box.y) + quiet}"
-        f"^BQN,2,{magnification}^FDQA,{label.qr_text}^FS"
+        f"^BQN,2,{magnification}^FDQA,{layout.qr_content}^FS"
     )
     bar_box = frame.barcode_box
     total = len(layout.bars) + 2 * CODE128_QUIET_ZONE

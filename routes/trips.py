@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from custody.alerts import Alert, Severity
 from custody.errors import CoordinateInvalid
@@ -33,7 +33,7 @@ from custody.events import Step
 from custody.facts import CheckSettings
 from routes._evidence import iso
 from routes.checks import check_trip
-from routes.coords import to_wgs84
+from routes.coords import CoordinateSystem, to_wgs84
 from routes.corridor import PLACE_MAX_M
 from routes.model import DeclaredTrip, Fix, Place, Sighting, Thresholds
 
@@ -52,14 +52,19 @@ if TYPE_CHECKING:
     #: A vehicle's observations in a window: ``source(plate, since, until)``.
     ReadSource = Callable[[str, datetime, datetime], Sequence[PlateRead]]
     FixSource = Callable[[str, datetime, datetime], Sequence[Fix]]
+    #: A vehicle's positions in a window, WGS-84 ``(lon, lat)``: ``source(plate, since, until)``.
+    TrackSource = Callable[[str, datetime, datetime], Sequence[tuple[float, float]]]
 
 __all__ = [
     "UNPLANNABLE",
+    "TrackPoints",
     "check_manifests",
     "declared_trip",
     "fixes_from",
     "reads_from",
+    "track_from",
     "trip_window",
+    "trip_windows",
 ]
 
 #: The rule of the alert raised when a manifest's places cannot be joined to the roads.
@@ -69,6 +74,7 @@ UNPLANNABLE = "route-unplannable"
 DEFAULT_TRANSIT = CheckSettings().default_transit
 
 _STARTS = frozenset({Step.LOADING, Step.DEPARTING})
+_WGS84 = CoordinateSystem.WGS84.value
 _DEFAULTS = Thresholds()
 
 
@@ -113,6 +119,14 @@ def trip_window(
     before the start), :data:`DEFAULT_TRANSIT` after the start.
     """
     return _Trip.of(manifest, _Index(records)).window
+
+
+def trip_windows(
+    manifests: Iterable[TransferManifest], records: Sequence[Record]
+) -> dict[str, tuple[datetime, datetime] | None]:
+    """:func:`trip_window` of each manifest, by number, indexing ``records`` once for all."""
+    index = _Index(records)
+    return {manifest.number: _Trip.of(manifest, index).window for manifest in manifests}
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,17 +381,73 @@ def reads_from(store: SightingStore) -> ReadSource:
     return reads
 
 
+@runtime_checkable
+class TrackPoints(Protocol):
+    """A track store that also reads a plate's track lean (``SqlTrackStore`` does).
+
+    ``track_points`` gives what ``fixes_for_plate`` gives, in the same order, as
+    ``(fix_time, lon, lat, crs, speed_kmh)`` tuples of fixes validated when they were stored.
+    """
+
+    def track_points(
+        self, plate: str, start: datetime, end: datetime
+    ) -> Sequence[tuple[datetime, float, float, str, float]]:
+        """The plate's stored fixes in the half-open window, as plain tuples."""
+        ...
+
+    def track_positions(
+        self, plate: str, start: datetime, end: datetime
+    ) -> Sequence[tuple[float, float, str]]:
+        """Only ``(lon, lat, crs)`` of the same fixes, in the same order: what a map draws."""
+        ...
+
+
 def fixes_from(store: TrackStore) -> FixSource:
     """A vehicle's GPS fixes in a window, from a track store, converted to WGS-84.
 
-    The window's end is included (a store's windows are half-open).
+    The window's end is included (a store's windows are half-open). A store with
+    ``track_points`` (:class:`TrackPoints`) is read through it; others through
+    ``fixes_for_plate``.
     """
+    if isinstance(store, TrackPoints):
+        lean: TrackPoints = store
+
+        def points(plate: str, since: datetime, until: datetime) -> Sequence[Fix]:
+            rows = lean.track_points(plate, since, until + timedelta(microseconds=1))
+            return [Fix(at, *_wgs84(lon, lat, crs), speed) for at, lon, lat, crs, speed in rows]
+
+        return points
 
     def fixes(plate: str, since: datetime, until: datetime) -> Sequence[Fix]:
-        out = []
-        for fix in store.fixes_for_plate(plate, since, until + timedelta(microseconds=1)):
-            lon, lat = to_wgs84(fix.lon, fix.lat, fix.crs)
-            out.append(Fix(fix.fix_time, lon, lat, fix.speed_kmh))
-        return out
+        found = store.fixes_for_plate(plate, since, until + timedelta(microseconds=1))
+        return [Fix(f.fix_time, *_wgs84(f.lon, f.lat, f.crs), f.speed_kmh) for f in found]
 
     return fixes
+
+
+def track_from(store: TrackStore) -> TrackSource:
+    """A vehicle's track in a window as WGS-84 ``(lon, lat)`` pairs, to draw it.
+
+    The positions :func:`fixes_from` gives, in the same order and window, without a
+    :class:`~routes.model.Fix` (time, speed, checks) built for each of thousands of points.
+    """
+    if isinstance(store, TrackPoints):
+        lean: TrackPoints = store
+
+        def points(plate: str, since: datetime, until: datetime) -> list[tuple[float, float]]:
+            rows = lean.track_positions(plate, since, until + timedelta(microseconds=1))
+            return [(lon, lat) if crs == _WGS84 else to_wgs84(lon, lat, crs)
+                    for lon, lat, crs in rows]  # fmt: skip
+
+        return points
+
+    def track(plate: str, since: datetime, until: datetime) -> list[tuple[float, float]]:
+        found = store.fixes_for_plate(plate, since, until + timedelta(microseconds=1))
+        return [_wgs84(f.lon, f.lat, f.crs) for f in found]
+
+    return track
+
+
+def _wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
+    """A stored fix's ``(lon, lat)`` in WGS-84: as it is when it came in WGS-84 (most do)."""
+    return (lon, lat) if crs == _WGS84 else to_wgs84(lon, lat, crs)

@@ -1,7 +1,10 @@
 """Reading label QR codes from pictures: a phone photo, a scan, a PNG we rendered.
 
 Decoding is zxing-cpp's job (a maintained decoder that copes with blur, tilt and glare);
-this module only picks our label out of what it finds and names the failure.
+this module only picks our label out of what it finds and names the failure. A label's QR
+holds a link to the public check page with the signed text in it, or, on labels printed
+before links, the bare signed text; both give the signed text (``WL1:…``), and the link's
+host is ignored: the signature, verified offline, is what proves a label genuine.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
 from custody.errors import InputError, NotALabel
-from labels.payload import PREFIX
+from labels.payload import find_signed_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,15 +42,22 @@ def _qr_texts(source: Path | bytes) -> list[str]:
     return [code.text for code in zxingcpp.read_barcodes(_open(source), formats=_QR_ONLY)]
 
 
+def _signed_texts(codes: list[str]) -> list[str]:
+    return [text for code in codes if (text := find_signed_text(code)) is not None]
+
+
 def label_texts_from_image(source: Path | bytes) -> list[str]:
-    """Every label text (``WL1:…``) in a picture, in the order the decoder found them."""
-    return [text for text in _qr_texts(source) if text.startswith(PREFIX)]
+    """Every label's signed text (``WL1:…``) in a picture, in the order the decoder found them.
+
+    A QR holding a link to the check page gives the signed text inside it.
+    """
+    return _signed_texts(_qr_texts(source))
 
 
 def label_text_from_image(source: Path | bytes) -> str:
-    """The one label text in a picture; ``NotALabel`` when there is none."""
+    """The one label's signed text in a picture; ``NotALabel`` when there is none."""
     codes = _qr_texts(source)
-    labels = [text for text in codes if text.startswith(PREFIX)]
+    labels = _signed_texts(codes)
     if labels:
         return labels[0]
     if codes:

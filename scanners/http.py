@@ -154,7 +154,7 @@ def _jitter() -> float:
 class ServerClient:
     """The custody service's endpoints a scanner uses, with timeouts and retries."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # the link's knobs, each with a default
         self,
         base_url: str,
         transport: Transport | None = None,
@@ -162,8 +162,10 @@ class ServerClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = _jitter,
+        token: str | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        self._token = token
         self._transport = transport or UrllibTransport()
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -180,6 +182,8 @@ class ServerClient:
         425, 429) and ``ServerUnreachable`` when every attempt failed for want of one.
         """
         headers = {"Accept": "application/json, application/problem+json, */*"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         if content_type is not None:
             headers["Content-Type"] = content_type
         url = self.base_url + path
@@ -264,12 +268,13 @@ class ServerClient:
                 return None
             raise
 
-    def history(self, container: str) -> list[object]:
-        """``GET /containers/{id}/history``: the container's ledger events in log order."""
-        answer = self.json("GET", f"/containers/{urllib.parse.quote(container)}/history")
-        if not isinstance(answer, list):
-            raise ServerRefused("history: the answer is not a list", zh="容器记录应答格式错误")
-        return answer
+    def head(self, container: str) -> str | None:
+        """``GET /containers/{id}/head``: the hex hash of its latest event, None for none."""
+        answer = self.json("GET", f"/containers/{urllib.parse.quote(container)}/head")
+        if not isinstance(answer, dict):
+            raise ServerRefused("head: the answer is not an object", zh="容器最新事件应答格式错误")
+        found = answer.get("event_hash")
+        return found if isinstance(found, str) else None
 
 
 def _problem(answer: HttpResponse) -> dict[str, object]:

@@ -2,7 +2,8 @@
 
 A scan is one of three things:
 
-* a label's QR text (``WL1:…``), as a keyboard-wedge scanner types it followed by Enter;
+* a label's QR text, as a keyboard-wedge scanner types it followed by Enter: the link to the
+  check page (``HTTPS://…/V/WL1:…``) or, on labels printed before links, the bare ``WL1:…``;
 * a picture (a file or a camera frame's encoded bytes), decoded by zxing-cpp;
 * a digital identification code typed by hand (37 characters, HJ 1276-2022).
 
@@ -30,7 +31,7 @@ from custody.digital_id import DIGITAL_ID_LENGTH, parse_digital_id
 from custody.errors import CoordinateInvalid, InputError, NotALabel
 from custody.events import CustodyEvent, Mass, MassSource, Step, sign_event
 from custody.plates import parse_plate
-from labels.payload import PREFIX, verify
+from labels.payload import find_signed_text, verify
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -90,14 +91,17 @@ def read_scan(text: str, bundle: TrustBundle) -> Scan:
     ``DigitalIdInvalid`` for a mistyped code, ``NotALabel`` for anything else.
     """
     line = unicodedata.normalize("NFKC", text).strip()
-    if line.startswith(PREFIX):
-        verified = verify(line, bundle)
+    # The link's host is ignored: only the signature, checked offline, says a label is genuine.
+    label = find_signed_text(line)
+    if label is not None:
+        verified = verify(label, bundle)
         return Scan(verified.payload.digital_id.text, ScanKind.LABEL, verified)
     compact = line.replace(" ", "")
     if abs(len(compact) - DIGITAL_ID_LENGTH) > 3 or not compact.isalnum():
         raise NotALabel(
-            "neither a label (WL1:…) nor a 37-character digital identification code",
-            zh="既不是电子标签（WL1:…），也不是 37 位数字识别码",
+            "neither a label (WL1:… or a link to one) nor a 37-character digital "
+            "identification code",
+            zh="既不是电子标签（WL1:… 或指向标签的链接），也不是 37 位数字识别码",
             length=len(line),
         )
     return Scan(parse_digital_id(compact).text, ScanKind.TYPED)

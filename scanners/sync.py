@@ -429,11 +429,9 @@ def learn_heads(outbox: Outbox, client: ServerClient, containers: Iterable[str])
     changed = 0
     for container in containers:
         try:
-            history = client.history(container)
+            text = client.head(container)
         except ServerRefused:
             continue
-        last = history[-1] if history else None
-        text = last.get("event_hash") if isinstance(last, dict) else None
         try:
             digest = bytes.fromhex(text) if isinstance(text, str) else b""
         except ValueError:

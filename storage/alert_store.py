@@ -9,6 +9,13 @@ take their row locks in the same order and cannot deadlock.
 Listing is keyset-paginated in SQL: most severe first, then the latest window end, then id.
 The containers and parties an alert names are kept twice: in order on the alert (what is
 shown) and in the ``alert_container``/``alert_party`` link tables (what is filtered on).
+
+Where an alert's evidence lies is kept in ``alert_place`` when the alert is stored: the
+locations of its ledger events (read from the ``ledger_entry`` rows it names and decoded, in
+the storing transaction; an alert has a few) and the points of its map layers (a route
+alert's stops, checkpoints and sightings; its lines and areas are not read). ``list_near``
+selects alerts by area with that table's (lat, lon) index. Migration 0007 filled it for the
+alerts stored before.
 """
 
 from __future__ import annotations
@@ -18,34 +25,48 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from custody.alerts import Alert, AlertChange, AlertState, Severity
 from custody.errors import AlertNotFound, RecordInvalid, StorageError
+from custody.history import record_of
+from custody.ports import StoredEntry
+from storage.container_store import IN_CHUNK
 from storage.engine import SQLITE_IMMEDIATE
 from storage.tables import (
     AlertChangeRow,
     AlertContainerRow,
     AlertPartyRow,
+    AlertPlaceRow,
     AlertRow,
+    LedgerEntryRow,
     metadata,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from sqlalchemy.engine import Connection, Engine
 
+    from custody.access import Reach
     from custody.alerts import AlertFilter
 
-__all__ = ["SqlAlertStore"]
+__all__ = ["Box", "SqlAlertStore", "map_points"]
+
+#: An area: west, south, east, north (WGS-84 degrees; longitudes, then latitudes).
+Box = tuple[float, float, float, float]
+Place = tuple[float, float]  # (lat, lon)
 
 _ALERT = metadata.tables[AlertRow.__tablename__]
 _CHANGE = metadata.tables[AlertChangeRow.__tablename__]
 _CONTAINER = metadata.tables[AlertContainerRow.__tablename__]
 _PARTY = metadata.tables[AlertPartyRow.__tablename__]
+_PLACE = metadata.tables[AlertPlaceRow.__tablename__]
+_ENTRY = metadata.tables[LedgerEntryRow.__tablename__]
+_ENTRY_COLUMNS = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c.entry,
+                  _ENTRY.c.leaf_hash)  # fmt: skip
 
 
 def _plain(value: object) -> object:
@@ -106,6 +127,15 @@ def _named(link: Any, column: str, value: str) -> Any:  # noqa: ANN401  # SQLAlc
     return _ALERT.c.alert_id.in_(select(link.c.alert_id).where(link.c[column] == value))
 
 
+def _of_waste(code: str) -> Any:  # noqa: ANN401  # a SQL expression
+    """Alerts naming a container of the waste code: its 8 digits sit at 19-26 of an HJ 1276 id."""
+    c = _CONTAINER.c
+    digits = code.replace("-", "")
+    return _ALERT.c.alert_id.in_(
+        select(c.alert_id).where(func.substr(c.container, 19, 8) == digits)
+    )
+
+
 def _conditions(where: AlertFilter) -> list[Any]:
     """The filter as SQL conditions; a field left ``None`` does not filter."""
     a = _ALERT.c
@@ -116,10 +146,77 @@ def _conditions(where: AlertFilter) -> list[Any]:
         (where.vehicle, lambda v: a.vehicle == v),
         (where.container, lambda v: _named(_CONTAINER, "container", v)),
         (where.party, lambda v: _named(_PARTY, "party", v)),
+        (where.waste_code, _of_waste),
         (where.since, lambda v: a.end >= v),  # the window ends at or after ``since`` ...
         (where.until, lambda v: a.start < v),  # ... and starts before ``until``
     ]
-    return [build(value) for value, build in builders if value is not None]
+    conditions = [build(value) for value, build in builders if value is not None]
+    if where.reach is not None:
+        conditions.append(_within(where.reach))
+    return conditions
+
+
+def _within(reach: Reach) -> Any:  # noqa: ANN401  # a SQL expression
+    """Alerts naming a party in reach: by code, or by the division inside the code."""
+    p = _PARTY.c
+    named: list[Any] = [p.party.in_(reach.parties)] if reach.parties else []
+    named += [func.substr(p.party, 3, len(d)) == d for d in reach.divisions]
+    if not named:
+        return false()
+    return _ALERT.c.alert_id.in_(select(p.alert_id).where(or_(*named)))
+
+
+def _points(geometry: object) -> Iterator[Place]:
+    """The points of a GeoJSON value: Point and MultiPoint geometries, in collections too."""
+    if isinstance(geometry, list):
+        for item in geometry:
+            yield from _points(item)
+        return
+    if not isinstance(geometry, dict):
+        return
+    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    pairs = [coordinates] if kind == "Point" else coordinates if kind == "MultiPoint" else []
+    for pair in pairs or []:
+        if isinstance(pair, list | tuple) and len(pair) >= 2:  # GeoJSON: [lon, lat, ...]
+            lon, lat = pair[0], pair[1]
+            if isinstance(lon, int | float) and isinstance(lat, int | float):
+                yield float(lat), float(lon)
+    for key in ("geometry", "geometries", "features"):
+        yield from _points(geometry.get(key))
+
+
+def map_points(facts: Mapping[str, Any]) -> set[Place]:
+    """The points (lat, lon) of an alert's map layers (``facts["layers"]``), if it has any."""
+    layers = facts.get("layers")
+    if not isinstance(layers, dict):
+        return set()
+    return {p for layer in layers.values() for p in _points(layer)
+            if -90 <= p[0] <= 90 and -180 <= p[1] <= 180}  # fmt: skip
+
+
+def _event_locations(conn: Connection, indices: Iterable[int]) -> dict[int, Place]:
+    """The located events among the ledger entries ``indices`` (read and decoded here)."""
+    wanted = sorted(set(indices))
+    found: dict[int, Place] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        query = select(*_ENTRY_COLUMNS).where(_ENTRY.c.idx.in_(wanted[start : start + IN_CHUNK]))
+        for idx, event_id, event_hash, entry, leaf in conn.execute(query):
+            stored = StoredEntry(idx, event_id, bytes(event_hash), bytes(entry), bytes(leaf))
+            location = record_of(stored).event.location
+            if location is not None:
+                found[idx] = location
+    return found
+
+
+def _places(conn: Connection, alerts: Sequence[Alert]) -> list[dict[str, Any]]:
+    """The ``alert_place`` rows of ``alerts``: their events' locations and map points."""
+    located = _event_locations(conn, (i for a in alerts for i in a.entries))
+    rows = []
+    for alert in alerts:
+        points = {located[i] for i in alert.entries if i in located} | map_points(alert.facts)
+        rows += [{"alert_id": alert.alert_id, "lat": lat, "lon": lon}
+                 for lat, lon in sorted(points)]  # fmt: skip
+    return rows
 
 
 def _change(row: Any) -> AlertChange:  # noqa: ANN401  # a SQLAlchemy Row
@@ -181,6 +278,9 @@ class SqlAlertStore:
                 conn.execute(insert(_CONTAINER), containers)
             if parties:
                 conn.execute(insert(_PARTY), parties)
+            places = _places(conn, stored)
+            if places:
+                conn.execute(insert(_PLACE), places)
         by_id = {row["alert_id"]: row for row in rows}
         return [_alert(by_id[key]) for key in unique if key in new]
 
@@ -191,10 +291,34 @@ class SqlAlertStore:
     def list_alerts(
         self, where: AlertFilter, *, limit: int = 100, after: str | None = None
     ) -> list[Alert]:
+        return self._listing(_conditions(where), limit, after)
+
+    def list_near(
+        self, box: Box, where: AlertFilter, *, limit: int = 100, after: str | None = None
+    ) -> list[Alert]:
+        """Alerts matching ``where`` with a place inside ``box``, in the order of the listing.
+
+        A place is where one of the alert's ledger events is located, or a point of its map
+        (see the module's docstring); the box's edges are inside. Keyset-paginated like
+        :meth:`list_alerts`.
+        """
+        west, south, east, north = box
+        p = _PLACE.c
+        inside = select(p.alert_id).where(p.lat >= south, p.lat <= north, p.lon >= west,
+                                          p.lon <= east)  # fmt: skip
+        return self._listing([*_conditions(where), _ALERT.c.alert_id.in_(inside)], limit, after)
+
+    def count_alerts(self, where: AlertFilter) -> int:
+        """How many alerts match ``where``."""
+        query = select(func.count().label("n")).select_from(_ALERT).where(*_conditions(where))
+        count: int = self._read(query)[0]["n"]
+        return count
+
+    def _listing(self, conditions: list[Any], limit: int, after: str | None) -> list[Alert]:
         if limit < 1:
             raise RecordInvalid("limit must be at least 1", zh="每页条数至少为 1", field="limit")
         a = _ALERT.c
-        query = select(_ALERT).where(*_conditions(where))
+        query = select(_ALERT).where(*conditions)
         query = query.order_by(a.severity_rank.desc(), a.end.desc(), a.alert_id).limit(limit)
         try:
             with self._engine.connect() as conn:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from custody.containers import Container, ContainerType, NewContainer, PhysicalForm
-from custody.digital_id import DigitalId
+from custody.digital_id import DigitalId, parse_digital_id
 from custody.ports import IssuedLabel
 from storage._sql import commit_insert
 from storage.tables import ContainerRow, LabelRow
@@ -81,6 +81,38 @@ class SqlContainerStore:
                 select(table).where(table.c.digital_id.in_(chunk))
             )
             found.update((row.digital_id, _container(row)) for row in rows)
+        return found
+
+    def containers_of(
+        self, generator: str, *, limit: int, after: str | None = None
+    ) -> list[Container]:
+        """A generator's containers, newest generation day first (then code, descending).
+
+        ``after``: the code of the last container of the previous page (a keyset cursor; the
+        code embeds its day). One range of ``ix_container_generator_day`` (generator, day, code),
+        read backwards.
+        """
+        query = select(ContainerRow).where(ContainerRow.generator == generator)
+        if after is not None:
+            cursor = parse_digital_id(after)
+            query = query.where(
+                or_(
+                    col(ContainerRow.day) < cursor.day,
+                    (col(ContainerRow.day) == cursor.day)
+                    & (col(ContainerRow.digital_id) < cursor.text),
+                )
+            )
+        query = query.order_by(col(ContainerRow.day).desc(), col(ContainerRow.digital_id).desc())
+        return [_container(row) for row in self._session.exec(query.limit(limit))]
+
+    def labelled(self, digital_ids: Collection[str]) -> set[str]:
+        """Which of these containers have at least one label (through the label index)."""
+        wanted = sorted(set(digital_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start : start + IN_CHUNK]
+            query = select(LabelRow.digital_id).where(col(LabelRow.digital_id).in_(chunk))
+            found.update(self._session.exec(query.distinct()).all())
         return found
 
     def insert_label(self, label: IssuedLabel) -> None:

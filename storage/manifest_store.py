@@ -1,4 +1,9 @@
-"""Transfer manifests in SQL, behind :class:`custody.manifests.ManifestStore`."""
+"""Transfer manifests in SQL, behind :class:`custody.manifests.ManifestStore`.
+
+A manifest's lists are JSON on its row (it is always read whole); its plates are also kept in
+``transfer_manifest_vehicle`` (plate, number, issue time), written in the manifest's own
+transaction, so a vehicle's manifests are an index lookup.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from custody.errors import StorageError
 from custody.manifests import TransferManifest
 from custody.parties import WGS84Point
 from storage._sql import commit_insert
-from storage.tables import ManifestRow
+from storage.tables import ManifestRow, ManifestVehicleRow
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,6 +53,11 @@ class SqlManifestStore:
             depart_after=m.depart_after,
             arrive_before=m.arrive_before,
         )
+        # Added before the manifest, committed with it (the flush inserts the manifest first).
+        self._session.add_all(
+            ManifestVehicleRow(vehicle=plate, number=m.number, created_at=m.created_at)
+            for plate in dict.fromkeys(m.vehicles)
+        )
         commit_insert(self._session, row, m.number, f"manifest {m.number}")
 
     def get_manifest(self, number: str) -> TransferManifest | None:
@@ -70,9 +80,20 @@ class SqlManifestStore:
     def manifests_for_vehicle(
         self, plate: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[TransferManifest]:
-        # The plates are a JSON list with no portable SQL test for membership (SQLite's
-        # json_each, PostgreSQL's jsonb ?): the window is narrowed in SQL, the plate here.
-        return [m for m in self.list_manifests(since=since, until=until) if plate in m.vehicles]
+        link = ManifestVehicleRow
+        query = (
+            select(ManifestRow)
+            .join(link, col(link.number) == col(ManifestRow.number))
+            .where(col(link.vehicle) == plate)
+            .order_by(col(link.created_at), col(link.number))
+        )
+        if since is not None:
+            query = query.where(col(link.created_at) >= since)
+        if until is not None:
+            query = query.where(col(link.created_at) < until)
+        with _reading():
+            rows = list(self._session.exec(query))
+        return [_manifest(row) for row in rows]
 
 
 @contextmanager

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from custody.errors import StorageError
+from custody.errors import RecordInvalid, StorageError
 from custody.sightings import PlateRead, ReadSource
 from storage.tables import PlateReadRow
 
@@ -42,6 +42,46 @@ class SqlSightingStore:
         except SQLAlchemyError as exc:
             raise StorageError(f"could not store plate reads: {exc.__class__.__name__}",
                                zh="无法保存车牌识别记录") from exc  # fmt: skip
+
+    def page(  # noqa: PLR0913  # the filters, then the page
+        self,
+        *,
+        plate: str | None = None,
+        checkpoint: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        after: int | None = None,
+    ) -> list[tuple[int, PlateRead]]:
+        """Reads in the order of :meth:`reads`, a page after the row id ``after``, with ids.
+
+        Keyset paging on (seen_at, id): the cursor is the last row's id, looked up here.
+        """
+        query = select(_READ).order_by(_READ.c.seen_at, _READ.c.id).limit(limit)
+        for column, value in (("plate", plate), ("checkpoint", checkpoint)):
+            if value is not None:
+                query = query.where(_READ.c[column] == value)
+        if since is not None:
+            query = query.where(_READ.c.seen_at >= since)
+        if until is not None:
+            query = query.where(_READ.c.seen_at < until)
+        try:
+            with self._engine.connect() as conn:
+                if after is not None:
+                    last = conn.execute(select(_READ.c.seen_at).where(_READ.c.id == after)).first()
+                    if last is None:
+                        raise RecordInvalid(f"the page cursor {after} names no read",
+                                            zh="分页游标无效", field="cursor")  # fmt: skip
+                    query = query.where(
+                        or_(_READ.c.seen_at > last.seen_at,
+                            and_(_READ.c.seen_at == last.seen_at, _READ.c.id > after))
+                    )  # fmt: skip
+                rows = list(conn.execute(query))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not read plate reads: {exc.__class__.__name__}",
+                               zh="无法读取车牌识别记录") from exc  # fmt: skip
+        return [(r.id, PlateRead(r.checkpoint, r.plate, r.seen_at, r.confidence,
+                                 ReadSource(r.source))) for r in rows]  # fmt: skip
 
     def reads(
         self,

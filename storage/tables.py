@@ -21,9 +21,12 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AccessTokenRow",
+    "AccountRow",
     "AlertChangeRow",
     "AlertContainerRow",
     "AlertPartyRow",
+    "AlertPlaceRow",
     "AlertRow",
     "CheckpointRow",
     "ContainerRow",
@@ -39,9 +42,11 @@ __all__ = [
     "LedgerStateRow",
     "LicenceRow",
     "ManifestRow",
+    "ManifestVehicleRow",
     "PartyRow",
     "PermitRow",
     "PlateReadRow",
+    "ReadLogRow",
     "SigningKeyRow",
     "TerminalRow",
     "TrustBundleRow",
@@ -178,7 +183,11 @@ class ContainerRow(SQLModel, table=True):
     remarks: str = Field(default="", max_length=200)
     recorded_at: datetime = Field(default_factory=_now)
 
-    __table_args__ = (Index("ix_container_sequence", "generator", "waste_code", "day", "sequence"),)
+    __table_args__ = (
+        Index("ix_container_sequence", "generator", "waste_code", "day", "sequence"),
+        # A generator's containers, newest first, a page at a time (the generator's pages).
+        Index("ix_container_generator_day", "generator", "day", "digital_id"),
+    )
 
 
 class LabelRow(SQLModel, table=True):
@@ -333,13 +342,21 @@ class TerminalRow(SQLModel, table=True):
 
 
 class GpsFixRow(SQLModel, table=True):
-    """One position a vehicle terminal reported, as it reported it (no correction)."""
+    """One position a vehicle terminal reported, as it reported it (no correction).
+
+    Indexed by plate and time: a trip's track is a range of one plate's fixes.
+    """
 
     __tablename__ = "gps_fix"
+    # Covering: a trip's track is read from the index alone, never the table's pages.
+    __table_args__ = (
+        Index("ix_gps_fix_plate_fix_time", "plate", "fix_time", "terminal", "lon", "lat", "crs",
+              "speed_kmh"),
+    )  # fmt: skip
 
     terminal: str = Field(primary_key=True, max_length=20)
     fix_time: datetime = Field(primary_key=True)
-    plate: str | None = Field(default=None, max_length=16, index=True)
+    plate: str | None = Field(default=None, max_length=16)
     lat: float
     lon: float
     crs: str = Field(max_length=8)
@@ -437,3 +454,78 @@ class AlertPartyRow(SQLModel, table=True):
 
     party: str = Field(primary_key=True, max_length=18)
     alert_id: str = Field(primary_key=True, max_length=19, foreign_key="alert.alert_id")
+
+
+class AlertPlaceRow(SQLModel, table=True):
+    """A place an alert's evidence lies (WGS-84), to find alerts by area; filled when raised.
+
+    One row per distinct point: the locations of the alert's ledger events, and the points of
+    a route alert's map (a stop, a checkpoint, a sighting). Indexed by latitude, then
+    longitude: a box is a range on the first and a filter on the second.
+    """
+
+    __tablename__ = "alert_place"
+    __table_args__ = (Index("ix_alert_place_lat_lon", "lat", "lon"),)
+
+    alert_id: str = Field(primary_key=True, max_length=19, foreign_key="alert.alert_id")
+    lat: float = Field(primary_key=True)
+    lon: float = Field(primary_key=True)
+
+
+class ManifestVehicleRow(SQLModel, table=True):
+    """Which manifests list which vehicle, with the manifest's issue time, to find a plate's trips.
+
+    The key leads with the plate; the index on (plate, issue time) serves a window in order.
+    """
+
+    __tablename__ = "transfer_manifest_vehicle"
+    __table_args__ = (Index("ix_transfer_manifest_vehicle_created_at", "vehicle", "created_at"),)
+
+    vehicle: str = Field(primary_key=True, max_length=16)
+    number: str = Field(primary_key=True, max_length=20, foreign_key="transfer_manifest.number")
+    created_at: datetime
+
+
+class AccountRow(SQLModel, table=True):
+    """A person or a device allowed in: its role and reach. Disabled, never deleted."""
+
+    __tablename__ = "account"
+
+    name: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    party: str | None = Field(default=None, max_length=18, index=True)
+    districts: str = Field(default="", max_length=1000)  # comma-separated GB/T 2260 prefixes
+    device: bool = False
+    password_hash: str | None = Field(default=None, max_length=200)
+    display_name: str = Field(default="", max_length=200)
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+class AccessTokenRow(SQLModel, table=True):
+    """A bearer token or a login session. Only the secret's SHA-256 is kept."""
+
+    __tablename__ = "access_token"
+
+    token_id: str = Field(primary_key=True, max_length=12)
+    account: str = Field(foreign_key="account.name", index=True, max_length=64)
+    digest: str = Field(max_length=64)
+    session: bool = False  # a browser login, not a token handed to a program
+    label: str = Field(default="", max_length=200)
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ReadLogRow(SQLModel, table=True):
+    """One read by an officer: who looked at what, when, and what they got. Append only."""
+
+    __tablename__ = "read_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    account: str = Field(max_length=64, index=True)
+    role: str = Field(max_length=16)
+    method: str = Field(max_length=8)
+    target: str = Field(sa_column=Column(Text, nullable=False))  # path and query
+    status: int

@@ -8,7 +8,7 @@ connections deliver it at once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,10 +24,20 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-__all__ = ["SqlTrackStore"]
+__all__ = ["SqlTrackStore", "TrackPoint"]
 
 _TERMINAL = metadata.tables[TerminalRow.__tablename__]
 _FIX = metadata.tables[GpsFixRow.__tablename__]
+
+
+class TrackPoint(NamedTuple):
+    """A stored fix as a track needs it: when, where (in the system it came in), how fast."""
+
+    fix_time: datetime
+    lon: float
+    lat: float
+    crs: str
+    speed_kmh: float
 
 
 def _terminal(row: Any) -> Terminal:  # noqa: ANN401  # a SQLAlchemy Row
@@ -154,6 +164,43 @@ class SqlTrackStore:
             .order_by(_FIX.c.fix_time, _FIX.c.terminal)
         )
         return [_fix(row) for row in self._read(query)]
+
+    def track_points(self, plate: str, start: datetime, end: datetime) -> list[TrackPoint]:
+        """The plate's fixes in the window, as :meth:`fixes_for_plate` orders them, but lean.
+
+        Five columns as plain tuples, not a validated :class:`GpsFix` each (with its plate
+        parsed again): every row was a valid ``GpsFix`` when it was stored. For reading
+        tracks back in bulk (an officer's page of trips, the route checks).
+        """
+        f = _FIX.c
+        query = (
+            select(f.fix_time, f.lon, f.lat, f.crs, f.speed_kmh)
+            .where(f.plate == plate, f.fix_time >= start, f.fix_time < end)
+            .order_by(f.fix_time, f.terminal)
+        )
+        return [TrackPoint._make(row) for row in self._read(query)]
+
+    def track_positions(
+        self, plate: str, start: datetime, end: datetime
+    ) -> list[tuple[float, float, str]]:
+        """Only ``(lon, lat, crs)`` of :meth:`track_points`' fixes, in the same order.
+
+        What a map draws: no time is parsed, and the covering index (plate, fix time,
+        terminal, lon, lat, crs, speed) answers it without reading the table.
+        """
+        f = _FIX.c
+        query = (
+            select(f.lon, f.lat, f.crs)
+            .where(f.plate == plate, f.fix_time >= start, f.fix_time < end)
+            .order_by(f.fix_time, f.terminal)
+        )
+        try:
+            with self._engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(query)]
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"reading tracks failed: {exc.__class__.__name__}", zh="读取轨迹数据失败"
+            ) from exc
 
     def _read(self, query: Any) -> list[Any]:  # noqa: ANN401  # SQLAlchemy statements
         try:

@@ -11,12 +11,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from api.auth import allow, decided_by, writer
 from api.schemas.checker import AlertChangeCreate, AlertDetail, AlertPage, AlertPublic
 from api.schemas.times import Instant
+from api.scope import ensure_alert
+from custody.access import OFFICER_ROLES, PARTY_ROLES, Principal
 from custody.alerts import AlertFilter, Alerts, AlertState, Severity
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
 from custody.plates import parse_plate
+from custody.wastes import parse_waste_code
 from storage.alert_store import SqlAlertStore
 
 router = APIRouter(tags=["alerts"])
@@ -51,17 +55,25 @@ def _store(request: Request) -> SqlAlertStore:
 
 
 StoreDep = Annotated[SqlAlertStore, Depends(_store)]
+#: Who reads alerts: the parties they name, and officers.
+ReaderDep = Annotated[Principal, Depends(allow(*PARTY_ROLES, *OFFICER_ROLES))]
+#: Who decides about them: officers.
+DeciderDep = Annotated[Principal, Depends(writer(*OFFICER_ROLES))]
 
 
 @router.get("/alerts", responses=_INVALID)
 def list_alerts(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     store: StoreDep,
+    principal: ReaderDep,
     rule: Annotated[str | None, Query(max_length=64, examples=["missing-handoff"])] = None,
     state: Annotated[AlertState | None, Query()] = None,
     min_severity: Annotated[Severity | None, Query(description="This severity or above.")] = None,
     container: Annotated[str | None, Query(description="Digital identification code.")] = None,
     vehicle: Annotated[str | None, Query(description="Plate, e.g. 川A12345.")] = None,
     party: Annotated[str | None, Query(description="Credit code of a party involved.")] = None,
+    waste_code: Annotated[
+        str | None, Query(description="Waste code of a container named, e.g. 900-041-49.")
+    ] = None,
     since: Annotated[Instant | None, Query(description="Window ends at or after.")] = None,
     until: Annotated[Instant | None, Query(description="Window starts before.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -69,7 +81,11 @@ def list_alerts(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per f
         str | None, Query(max_length=64, description="`next` of the page before.")
     ] = None,
 ) -> AlertPage:
-    """Alerts matching every filter given, most severe first, then the latest, then by id."""
+    """Alerts matching every filter given, most severe first, then the latest, then by id.
+
+    Only alerts naming a party in the caller's reach: its own company, or an officer's
+    districts.
+    """
     where = AlertFilter(
         rule=rule,
         state=state,
@@ -77,8 +93,10 @@ def list_alerts(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per f
         container=parse_digital_id(container).text if container else None,
         vehicle=parse_plate(vehicle).text if vehicle else None,
         party=parse_credit_code(party).text if party else None,
+        waste_code=parse_waste_code(waste_code) if waste_code else None,
         since=since,
         until=until,
+        reach=principal.reach,
     )
     found = store.list_alerts(where, limit=limit + 1, after=cursor)  # one more: is there a next?
     page = found[:limit]
@@ -88,17 +106,21 @@ def list_alerts(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per f
 
 
 @router.get("/alerts/{alert_id}", responses=_NOT_FOUND)
-def get_alert(alert_id: str, alerts: AlertsDep) -> AlertDetail:
+def get_alert(alert_id: str, alerts: AlertsDep, principal: ReaderDep) -> AlertDetail:
     """One alert with every change of its state, oldest first."""
-    return AlertDetail.with_changes(alerts.get(alert_id), alerts.history(alert_id))
+    alert = ensure_alert(principal, alerts.get(alert_id))
+    return AlertDetail.with_changes(alert, alerts.history(alert_id))
 
 
 @router.post("/alerts/{alert_id}/changes", responses=_NOT_FOUND | _CONFLICT | _INVALID)
-def change_alert(alert_id: str, body: AlertChangeCreate, alerts: AlertsDep) -> AlertDetail:
+def change_alert(
+    alert_id: str, body: AlertChangeCreate, alerts: AlertsDep, principal: DeciderDep
+) -> AlertDetail:
     """Acknowledge, dismiss (with a reason), escalate or reopen (with a reason) an alert.
 
-    Who made the change is taken from ``by`` in the body for now: there is no authentication
-    yet (a later issue adds it, and then ``by`` will come from the signed-in official).
+    Who made the change is the signed-in officer (``by`` in the body is kept only when
+    authentication is switched off on a test bench).
     """
-    alert = alerts.change(alert_id, body.state, body.by, body.reason)
+    ensure_alert(principal, alerts.get(alert_id))
+    alert = alerts.change(alert_id, body.state, decided_by(principal, body.by), body.reason)
     return AlertDetail.with_changes(alert, alerts.history(alert_id))

@@ -75,8 +75,10 @@ ContainersDep = Annotated[Containers, Depends(_containers)]
 def _issuer(
     request: Request, session: SessionDep, keyring: KeyringDep, registry: RegistryDep
 ) -> LabelIssuer:
-    edition = request.app.state.settings.waste_list_edition
-    return label_issuer(session, registry, keyring, edition)
+    settings = request.app.state.settings
+    return label_issuer(
+        session, registry, keyring, settings.waste_list_edition, settings.public_url
+    )
 
 
 IssuerDep = Annotated[LabelIssuer, Depends(_issuer)]

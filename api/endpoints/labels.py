@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
+from api.auth import require_party_match, writer
 from api.endpoints.deps import ContainersDep, IssuerDep, KeyringDep
+from api.endpoints.guards import ContainerReaderDep
 from api.schemas.labels import (
     ContainerCreate,
     ContainerPublic,
@@ -19,12 +21,14 @@ from api.schemas.labels import (
     LabelText,
     VerificationPublic,
 )
+from custody.access import Principal, Role
 from custody.credit_code import parse_credit_code
 from labels import render
 from labels.payload import verify
 from labels.printed import LabelFormat
 
 if TYPE_CHECKING:
+    from custody.containers import Containers
     from labels.printed import PrintedLabel
 
 router = APIRouter(tags=["labels"])
@@ -55,15 +59,31 @@ def _rendered(label: PrintedLabel, fmt: LabelFormat) -> Response:
 
 # -- containers and labels --------------------------------------------------------------------
 
+#: Generators register their containers and mint their labels.
+MinterDep = Annotated[Principal, Depends(writer(Role.GENERATOR))]
+AdminDep = Annotated[Principal, Depends(writer())]
+
+
+def _own(principal: Principal, containers: Containers, codes: list[str]) -> None:
+    """A generator mints labels only for its own containers."""
+    for code in codes:
+        require_party_match(principal, containers.get(code).facts.generator)
+
 
 @router.post("/containers", status_code=status.HTTP_201_CREATED, responses=_PROBLEMS)
-def register_container(body: ContainerCreate, containers: ContainersDep) -> ContainerPublic:
+def register_container(
+    body: ContainerCreate, containers: ContainersDep, principal: MinterDep
+) -> ContainerPublic:
     """Register a filled, sealed container; it gets its digital identification code."""
-    return ContainerPublic.of(containers.register(body.to_domain()))
+    new = body.to_domain()
+    require_party_match(principal, new.generator)
+    return ContainerPublic.of(containers.register(new))
 
 
 @router.get("/containers/{digital_id}", responses=_PROBLEMS)
-def get_container(digital_id: str, containers: ContainersDep) -> ContainerPublic:
+def get_container(
+    digital_id: str, containers: ContainersDep, _: ContainerReaderDep
+) -> ContainerPublic:
     """One container by its digital identification code."""
     return ContainerPublic.of(containers.get(digital_id))
 
@@ -71,14 +91,20 @@ def get_container(digital_id: str, containers: ContainersDep) -> ContainerPublic
 @router.post(
     "/containers/{digital_id}/labels", status_code=status.HTTP_201_CREATED, responses=_PROBLEMS
 )
-def mint_label(digital_id: str, issuer: IssuerDep) -> LabelPublic:
+def mint_label(
+    digital_id: str, issuer: IssuerDep, containers: ContainersDep, principal: MinterDep
+) -> LabelPublic:
     """Mint a signed label with the generator's label key."""
+    _own(principal, containers, [digital_id])
     return LabelPublic.of(issuer.issue(digital_id))
 
 
 @router.post("/labels", status_code=status.HTTP_201_CREATED, responses=_PROBLEMS)
-def mint_labels(body: LabelBatch, issuer: IssuerDep) -> list[LabelPublic]:
+def mint_labels(
+    body: LabelBatch, issuer: IssuerDep, containers: ContainersDep, principal: MinterDep
+) -> list[LabelPublic]:
     """Mint labels for many containers; stops at the first one that fails."""
+    _own(principal, containers, list(body.containers))
     return [LabelPublic.of(issuer.issue(digital_id)) for digital_id in body.containers]
 
 
@@ -97,6 +123,7 @@ def mint_labels(body: LabelBatch, issuer: IssuerDep) -> list[LabelPublic]:
 def get_label(
     digital_id: str,
     issuer: IssuerDep,
+    _: ContainerReaderDep,
     fmt: Annotated[LabelFormat, Query(alias="format")] = LabelFormat.PNG,
 ) -> Response:
     """The newest label of a container as PNG, SVG, PDF, ZPL (thermal printers) or QR text."""
@@ -107,8 +134,11 @@ def get_label(
     "/labels/sheets",
     responses={**_PROBLEMS, 200: {"content": {"application/pdf": {}}, "description": "A4 PDF"}},
 )
-def label_sheet(body: LabelBatch, issuer: IssuerDep) -> Response:
+def label_sheet(
+    body: LabelBatch, issuer: IssuerDep, containers: ContainersDep, principal: MinterDep
+) -> Response:
     """The newest labels of many containers on A4 sheets, ready for an office printer."""
+    _own(principal, containers, list(body.containers))
     sheet = render.render_pdf_sheet([issuer.printed(d) for d in body.containers])
     return Response(sheet, media_type="application/pdf")
 
@@ -124,7 +154,7 @@ def verify_label(body: LabelText, keyring: KeyringDep) -> VerificationPublic:
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, responses=_PROBLEMS, tags=["keys"])
-def create_key(body: KeyCreate, keyring: KeyringDep) -> KeyPublic:
+def create_key(body: KeyCreate, keyring: KeyringDep, _: AdminDep) -> KeyPublic:
     """Make a signing key for a party; its private half never leaves the server unencrypted."""
     owner = parse_credit_code(body.owner).text
     key = keyring.create(owner, body.role, validity=timedelta(days=body.valid_days))
@@ -138,7 +168,7 @@ def list_keys(keyring: KeyringDep) -> list[KeyPublic]:
 
 
 @router.post("/keys/{name:path}/revocation", responses=_PROBLEMS, tags=["keys"])
-def revoke_key(name: str, body: KeyRevoke, keyring: KeyringDep) -> KeyPublic:
+def revoke_key(name: str, body: KeyRevoke, keyring: KeyringDep, _: AdminDep) -> KeyPublic:
     """Revoke a compromised key; a new trust bundle says so at once."""
     return KeyPublic.of(keyring.revoke(name, body.reason))
 

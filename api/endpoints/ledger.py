@@ -5,10 +5,15 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field
 
+from api.auth import allow, writer
 from api.endpoints.deps import IngestDep, KeyringDep, LedgerDep
+from api.endpoints.guards import ContainerReaderDep
 from api.schemas.ledger import EventBatch, EventPublic, ReceiptPublic, ReceiptsPublic, b64
+from custody.access import PARTY_ROLES, Principal, Role
+from custody.digital_id import parse_digital_id
 from custody.events import read_event
 from custody.evidence import export_container
 from custody.export import epcis_document
@@ -33,6 +38,10 @@ def append_events(
     body: EventBatch,
     ingest: IngestDep,
     response: Response,
+    _: Annotated[
+        Principal,
+        Depends(writer(Role.GENERATOR, Role.TRANSPORTER, Role.DISPOSER, Role.CHECKPOINT)),
+    ],
     *,
     dry_run: Annotated[bool, Query(description="Only check the events; append nothing.")] = False,
 ) -> ReceiptsPublic:
@@ -58,7 +67,13 @@ def append_events(
     return ReceiptsPublic(receipts=[ReceiptPublic.of(r) for r in receipts])
 
 
-@router.get("/ledger/checkpoint", responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/ledger/checkpoint",
+    responses={
+        200: {"content": {"text/plain": {}}},
+        404: {"description": "The log is empty: no checkpoint yet (problem details)"},
+    },
+)
 def latest_checkpoint(ledger: LedgerDep) -> Response:
     """The latest signed checkpoint (C2SP tlog-checkpoint signed note)."""
     return Response(ledger.latest_checkpoint(), media_type="text/plain; charset=utf-8")
@@ -79,8 +94,40 @@ def consistency(
     return {"old": old, "new": new, "proof": [b64(h) for h in ledger.consistency(old, new)]}
 
 
+class HeadPublic(BaseModel):
+    """The latest ledger event of a container, as a scanner links its next scan to it."""
+
+    container: str
+    index: int | None = Field(description="Ledger index; null when it has no event yet.")
+    event_hash: str | None = Field(description="SHA-256 of the signed event, hex.")
+
+
+@router.get("/containers/{digital_id}/head", responses=_PROBLEMS)
+def container_head(
+    digital_id: str,
+    ledger: LedgerDep,
+    _scanner: Annotated[Principal, Depends(allow(*PARTY_ROLES, Role.CHECKPOINT))],
+) -> HeadPublic:
+    """The hash of a container's latest event, for any scanning account.
+
+    Only a hash: the party taking a container over must link its first scan to the last
+    event, before the container's history is theirs to read.
+    """
+    code = parse_digital_id(digital_id).text
+    last = None
+    for entry in ledger.store.container_entries(code):
+        last = entry
+    if last is None:
+        return HeadPublic(container=code, index=None, event_hash=None)
+    _, message = read_entry(last.entry)
+    _, signed = read_event(message)
+    return HeadPublic(container=code, index=last.index, event_hash=signed.event_hash.hex())
+
+
 @router.get("/containers/{digital_id}/history", responses=_PROBLEMS)
-def container_history(digital_id: str, ledger: LedgerDep) -> list[EventPublic]:
+def container_history(
+    digital_id: str, ledger: LedgerDep, _reader: ContainerReaderDep
+) -> list[EventPublic]:
     """Every ledger event of a container, in log order."""
     history = []
     for entry in ledger.store.container_entries(digital_id):
@@ -94,7 +141,9 @@ def container_history(digital_id: str, ledger: LedgerDep) -> list[EventPublic]:
     "/containers/{digital_id}/evidence",
     responses={**_PROBLEMS, 200: {"content": {"application/json": {}}}},
 )
-def container_evidence(digital_id: str, keyring: KeyringDep, ledger: LedgerDep) -> Response:
+def container_evidence(
+    digital_id: str, keyring: KeyringDep, ledger: LedgerDep, _reader: ContainerReaderDep
+) -> Response:
     """The container's evidence bundle: verify it offline with ``custody verify``."""
     _, signed_bundle = keyring.bundle()
     bundle = export_container(
@@ -109,7 +158,7 @@ def container_evidence(digital_id: str, keyring: KeyringDep, ledger: LedgerDep) 
     "/containers/{digital_id}/epcis",
     responses={**_PROBLEMS, 200: {"content": {"application/ld+json": {}}}},
 )
-def container_epcis(digital_id: str, ledger: LedgerDep) -> Response:
+def container_epcis(digital_id: str, ledger: LedgerDep, _reader: ContainerReaderDep) -> Response:
     """The container's events as a GS1 EPCIS 2.0 JSON-LD document (derived, not signed)."""
     document = epcis_document(ledger, ledger.store.container_entries(digital_id))
     return Response(document, media_type="application/ld+json")

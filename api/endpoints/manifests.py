@@ -9,14 +9,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field
 
+from api.auth import allow, require_party_match, writer
 from api.endpoints.deps import SessionDep  # noqa: TC001  # FastAPI reads it at run time
 from api.schemas.checker import ManifestCreate, ManifestPublic
 from api.schemas.times import Instant
+from api.scope import ensure_manifest, manifest_parties
+from custody.access import OFFICER_ROLES, PARTY_ROLES, Principal, Role
+from custody.errors import RecordInvalid
 from custody.manifests import Manifests
 from storage.manifest_store import SqlManifestStore
 
 router = APIRouter(tags=["manifests"])
+
+MAX_PAGE = 1000
 
 _PROBLEMS: dict[int | str, dict[str, object]] = {
     404: {"description": "No manifest with that number (problem details)"},
@@ -37,6 +44,7 @@ def _store(session: SessionDep) -> SqlManifestStore:
 
 
 StoreDep = Annotated[SqlManifestStore, Depends(_store)]
+ReaderDep = Annotated[Principal, Depends(allow(*PARTY_ROLES, *OFFICER_ROLES))]
 
 
 @router.post(
@@ -49,26 +57,58 @@ StoreDep = Annotated[SqlManifestStore, Depends(_store)]
     },
 )
 def record_manifest(
-    body: ManifestCreate, manifests: ManifestsDep, response: Response
+    body: ManifestCreate,
+    manifests: ManifestsDep,
+    response: Response,
+    principal: Annotated[Principal, Depends(writer(Role.GENERATOR))],
 ) -> ManifestPublic:
-    """Record a transfer manifest; the same one again answers 200, a changed one 409."""
-    manifest, new = manifests.record(body.to_domain())
+    """Record a transfer manifest; the same one again answers 200, a changed one 409.
+
+    A generator records its own manifests (the one it hands over the waste under).
+    """
+    manifest = body.to_domain()
+    require_party_match(principal, manifest.generator)
+    manifest, new = manifests.record(manifest)
     if not new:
         response.status_code = status.HTTP_200_OK
     return ManifestPublic.of(manifest)
 
 
+class ManifestPage(BaseModel):
+    """A page of manifests, oldest first."""
+
+    items: list[ManifestPublic]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
 @router.get("/manifests", responses={422: _PROBLEMS[422]})
-def list_manifests(
+def list_manifests(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     store: StoreDep,
+    principal: ReaderDep,
     since: Annotated[Instant | None, Query(description="Issued at or after.")] = None,
     until: Annotated[Instant | None, Query(description="Issued before.")] = None,
-) -> list[ManifestPublic]:
-    """Manifests issued in ``[since, until)``, oldest first."""
-    return [ManifestPublic.of(m) for m in store.list_manifests(since=since, until=until)]
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=20, description="`next` of the page before.")
+    ] = None,
+) -> ManifestPage:
+    """Manifests issued in ``[since, until)``, oldest first: those naming a party in reach."""
+    found = [m for m in store.list_manifests(since=since, until=until)
+             if principal.covers_any(manifest_parties(m))]  # fmt: skip
+    numbers = [m.number for m in found]
+    first = 0
+    if cursor is not None:
+        if cursor not in numbers:
+            raise RecordInvalid(f"the page cursor {cursor!r} is not in this listing",
+                                zh="分页游标无效：不在本次查询结果中", field="cursor")  # fmt: skip
+        first = numbers.index(cursor) + 1
+    page = found[first : first + limit]
+    more = first + limit < len(found)
+    return ManifestPage(items=[ManifestPublic.of(m) for m in page],
+                        next=page[-1].number if more else None)  # fmt: skip
 
 
 @router.get("/manifests/{number}", responses={404: _PROBLEMS[404]})
-def get_manifest(number: str, manifests: ManifestsDep) -> ManifestPublic:
+def get_manifest(number: str, manifests: ManifestsDep, principal: ReaderDep) -> ManifestPublic:
     """One manifest by its number."""
-    return ManifestPublic.of(manifests.get(number))
+    return ManifestPublic.of(ensure_manifest(principal, manifests.get(number)))

@@ -12,25 +12,31 @@ import json
 import math
 from datetime import timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape, quoteattr
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from api.auth import decided_by, page_for
+from api.forms import read_form
+from api.scope import ensure_alert
 from api.templating import render as _html
+from custody.access import OFFICER_ROLES, Principal
 from custody.alerts import AlertFilter, Alerts, AlertState, Severity
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
 from custody.errors import AlertNotFound, ConflictError, CustodyError, InputError
 from custody.plates import parse_plate
+from custody.wastes import parse_waste_code
 from storage.alert_store import SqlAlertStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from datetime import datetime
 
+    from custody.access import Reach
     from custody.alerts import Alert, AlertChange
 
 __all__ = ["RULES_ZH", "router"]
@@ -39,7 +45,6 @@ router = APIRouter(prefix="/officer", include_in_schema=False)
 
 _CHINA = timezone(timedelta(hours=8))  # officers read China Standard Time
 _PAGE = 50
-_MAX_FORM_BYTES = 16_384  # by, reason (1000 characters each) and the state fit many times over
 
 #: Chinese names of the rules the checker raises (custody rules, then route rules).
 RULES_ZH: dict[str, str] = {
@@ -69,6 +74,8 @@ def _alerts(request: Request) -> Alerts:
 
 
 AlertsDep = Annotated[Alerts, Depends(_alerts)]
+#: The officers' pages open for officers (and administrators); anyone else logs in first.
+OfficerDep = Annotated[Principal, Depends(page_for(*OFFICER_ROLES))]
 
 
 def _local(when: datetime) -> str:
@@ -115,7 +122,7 @@ def _choices() -> dict[str, list[dict[str, str]]]:
     }
 
 
-def _where(filters: Mapping[str, str]) -> AlertFilter:
+def _where(filters: Mapping[str, str], reach: Reach | None) -> AlertFilter:
     """The filter the form asks for; an empty field is no filter. Raises ``InputError``."""
     try:
         state = AlertState(filters["state"]) if filters["state"] else None
@@ -129,6 +136,8 @@ def _where(filters: Mapping[str, str]) -> AlertFilter:
         container=parse_digital_id(filters["container"]).text if filters["container"] else None,
         vehicle=parse_plate(filters["vehicle"]).text if filters["vehicle"] else None,
         party=parse_credit_code(filters["party"]).text if filters["party"] else None,
+        waste_code=parse_waste_code(filters["waste_code"]) if filters["waste_code"] else None,
+        reach=reach,
     )
 
 
@@ -138,22 +147,26 @@ _Text = Annotated[str, Query(max_length=64)]
 @router.get("/alerts", response_class=HTMLResponse)
 def alert_list(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     request: Request,
+    principal: OfficerDep,
     rule: _Text = "",
     state: _Text = "",
     min_severity: _Text = "",
     vehicle: _Text = "",
     party: _Text = "",
     container: _Text = "",
+    waste_code: _Text = "",
     cursor: _Text = "",
 ) -> HTMLResponse:
     """Alerts matching the form's filters, most urgent first, a page at a time."""
     filters = {"rule": rule.strip(), "state": state.strip(),
                "min_severity": min_severity.strip(), "vehicle": vehicle.strip(),
-               "party": party.strip(), "container": container.strip()}  # fmt: skip
+               "party": party.strip(), "container": container.strip(),
+               "waste_code": waste_code.strip()}  # fmt: skip
     context: dict[str, Any] = {"filters": filters, **_choices(), "rows": [], "next_url": None}
     try:
         store = SqlAlertStore(request.app.state.engine)
-        found = store.list_alerts(_where(filters), limit=_PAGE + 1, after=cursor or None)
+        where = _where(filters, principal.reach)
+        found = store.list_alerts(where, limit=_PAGE + 1, after=cursor or None)
     except InputError as exc:
         return _html(request, "alerts.html", 422, error=exc, **context)
     page = found[:_PAGE]
@@ -181,13 +194,14 @@ def _change(change: AlertChange) -> dict[str, str]:
 
 def _alert_page(
     request: Request,
+    principal: Principal,
     alerts: Alerts,
     alert_id: str,
     status_code: int = 200,
     **context: Any,  # noqa: ANN401  # template values
 ) -> HTMLResponse:
     try:
-        alert = alerts.get(alert_id)
+        alert = ensure_alert(principal, alerts.get(alert_id))
     except AlertNotFound:
         return _html(request, "alert.html", 404, a=None, alert_id=alert_id)
     layers = alert.facts.get("layers")
@@ -207,18 +221,11 @@ def _alert_page(
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
-def alert_page(alert_id: str, request: Request, alerts: AlertsDep) -> HTMLResponse:
+def alert_page(
+    alert_id: str, request: Request, alerts: AlertsDep, principal: OfficerDep
+) -> HTMLResponse:
     """One alert: its summary, facts, map, evidence, history and the forms to change it."""
-    return _alert_page(request, alerts, alert_id)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """A url-encoded form's fields, first value each (no ``python-multipart`` needed)."""
-    body = await request.body()
-    if len(body) > _MAX_FORM_BYTES:
-        body = b""  # too long to be our form: every field reads as missing, the change refused
-    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in fields.items() if v}
+    return _alert_page(request, principal, alerts, alert_id)
 
 
 @router.post("/alerts/{alert_id}/changes", response_class=HTMLResponse)
@@ -226,26 +233,27 @@ def change_alert(
     alert_id: str,
     request: Request,
     alerts: AlertsDep,
-    form: Annotated[dict[str, str], Depends(_form)],
+    form: Annotated[dict[str, str], Depends(read_form)],
+    principal: Annotated[Principal, Depends(page_for(*OFFICER_ROLES))],
 ) -> Response:
     """Change the alert's state as the form says, then back to its page (303).
 
     A refused change shows the page again with the reason: 409 for the lifecycle, 422 for
     input (no name given, an unknown state), 404 for an unknown alert.
     """
-    by, reason = form.get("by", ""), form.get("reason", "")
+    by, reason = decided_by(principal, form.get("by")), form.get("reason", "")
     try:
         to = AlertState(form.get("state", ""))
     except ValueError:
         error = InputError("unknown state", zh="目标状态无效")
-        return _alert_page(request, alerts, alert_id, 422, error=error, form=form)
+        return _alert_page(request, principal, alerts, alert_id, 422, error=error, form=form)
     try:
         alerts.change(alert_id, to, by, reason)
     except AlertNotFound:
-        return _alert_page(request, alerts, alert_id)
+        return _alert_page(request, principal, alerts, alert_id)
     except CustodyError as exc:
         status = 409 if isinstance(exc, ConflictError) else 422
-        return _alert_page(request, alerts, alert_id, status, error=exc, form=form)
+        return _alert_page(request, principal, alerts, alert_id, status, error=exc, form=form)
     return RedirectResponse(f"/officer/alerts/{quote(alert_id, safe='')}", status_code=303)
 
 

@@ -1,8 +1,9 @@
 """Server-rendered pages for people: the public label check and the service status.
 
-The label's QR holds the signed text (``WL1:`` + Base45), not a URL, so the check page takes
-that text as ``/verify?label=…``. Pages are HTML for phones and hide from the OpenAPI
-document; ``/status.json`` is the one JSON operation here.
+A label's QR links to ``<public URL>/V/<signed text>`` (``labels.payload.link``), so a phone
+camera opens the check page; ``/verify?label=…`` takes the signed text, or such a link, from
+the form and from labels printed before the link. Pages are HTML for phones and hide from the
+OpenAPI document; ``/status.json`` is the one JSON operation here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -26,13 +28,14 @@ from custody.checkpoint import Checkpoint
 from custody.errors import ContainerNotFound, EvidenceError, PartyNotFound
 from custody.history import records
 from custody.wastes import Hazard
-from labels.payload import read, verify
+from labels.payload import LINK_PATH, read, verify
 from labels.printed import FORMS
 from storage.alert_store import SqlAlertStore
 from storage.ledger_store import SqlLedgerStore
 
 if TYPE_CHECKING:
-    from custody.containers import Container
+    from custody.containers import Container, Containers
+    from custody.keyring import Keyring
     from custody.registry import Registry
     from labels.payload import VerifiedLabel
 
@@ -41,6 +44,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 _CHINA = timezone(timedelta(hours=8))  # dates on the page are the reader's, not UTC
+_LABEL_MAX = 2000  # characters; a label is about 230-270
 _ALERT_PAGE = 500
 _FORMS_EN = {"S": "solid", "SS": "semi-solid", "L": "liquid", "G": "gas"}
 
@@ -173,11 +177,39 @@ def verify_page(
     keyring: KeyringDep,
     containers: ContainersDep,
     registry: RegistryDep,
-    label: Annotated[str | None, Query(max_length=2000)] = None,
+    label: Annotated[str | None, Query(max_length=_LABEL_MAX)] = None,
 ) -> HTMLResponse:
     """Say whether a label is genuine and what container it is, Chinese first."""
     if not label or not label.strip():
         return _html(request, "verify.html", outcome="form")
+    return _checked(request, keyring, containers, registry, label)
+
+
+@router.get(f"{LINK_PATH}{{label:path}}", include_in_schema=False, response_class=HTMLResponse)
+def label_link_page(
+    request: Request,
+    keyring: KeyringDep,
+    containers: ContainersDep,
+    registry: RegistryDep,
+    label: str,
+) -> HTMLResponse:
+    """The check page a label's QR opens: ``/V/<signed text>``, percent-escapes decoded once.
+
+    The signed text is read from the raw request path, exactly as the QR wrote it (case kept,
+    ``%20``, ``%25`` and ``%2F`` decoded once), whatever the server or test client did to the
+    decoded path; a malformed or altered one gets the same "not genuine" page as ``/verify``.
+    """
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes) and LINK_PATH.encode() in raw:
+        path = raw.split(b"?", 1)[0].decode("latin-1")
+        label = unquote(path.partition(LINK_PATH)[2])
+    # No label comes near the limit: a longer path cannot be genuine, and is cut before decoding.
+    return _checked(request, keyring, containers, registry, label[:_LABEL_MAX])
+
+
+def _checked(
+    request: Request, keyring: Keyring, containers: Containers, registry: Registry, label: str
+) -> HTMLResponse:
     bundle, _ = keyring.bundle()
     try:
         verified = verify(label, bundle)

@@ -1,7 +1,11 @@
 """Read queries for officers: a container's timeline, a vehicle's trips, a party's balance.
 
-Read only: nothing here writes. There is no authentication yet (a later issue adds it).
+Read only: nothing here writes. Each answer holds only what the caller may see (api/scope.py).
 Errors are RFC 9457 problem details, Chinese first in ``title_zh``/``detail_zh``.
+
+The timeline, the trips and the area are index lookups (the ledger's container index, the
+manifests' plate table, the alerts' place table): their cost follows what they return, not
+the size of the ledger (``bench/bench_queries.py`` measures them on a million events).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from sqlmodel import Session
 
 from api.endpoints.deps import ContainersDep, RegistryDep
+from api.endpoints.guards import ContainerReaderDep, ReaderDep
 from api.schemas.checker import AlertPublic, ManifestPublic
 from api.schemas.queries import (
     AlertNearPage,
@@ -28,17 +33,19 @@ from api.schemas.queries import (
     VehicleTrips,
 )
 from api.schemas.times import Instant
+from api.scope import ensure_party, manifest_parties
 from custody.alerts import AlertFilter, AlertState, Severity
 from custody.digital_id import parse_digital_id
 from custody.errors import PlateInvalid, RecordInvalid
-from custody.history import record_of
+from custody.facts import Facts
+from custody.history import histories
 from custody.plates import parse_plate
 from custody.rules.mass import monthly_balance
-from routes.trips import fixes_from, trip_window
+from routes.trips import track_from, trip_windows
 from storage.alert_store import SqlAlertStore
 from storage.facts_loader import load_facts, load_records
-from storage.ledger_store import SqlLedgerStore
 from storage.manifest_store import SqlManifestStore
+from storage.registry_store import SqlRegistryStore
 from storage.sighting_store import SqlSightingStore
 from storage.track_store import SqlTrackStore
 
@@ -47,19 +54,15 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-    from custody.alerts import Alert
-    from custody.ports import StoredEntry
+    from custody.history import ContainerHistory, Record
+    from custody.parties import Party
 
 router = APIRouter(tags=["queries"])
 
 #: Alerts shown with a timeline or a vehicle's trips; the rest through ``GET /alerts``.
 ALERTS_SHOWN = 100
-#: ``/alerts/near`` looks at this many matching alerts at most.
-NEAR_SCAN = 5000
 MAX_TRIPS_PAGE = 100
 MAX_MONTHS = 36
-#: Entries fetched by range when their indices are this close: fewer queries, a few spare rows.
-_RUN_GAP = 64
 _CHINA = timezone(timedelta(hours=8))
 _BBOX = "最小经度,最小纬度,最大经度,最大纬度（WGS-84）· minLon,minLat,maxLon,maxLat"
 
@@ -83,6 +86,7 @@ def _engine(request: Request) -> Engine:
 
 
 def _alert_page(engine: Engine, where: AlertFilter) -> tuple[list[AlertPublic], str | None]:
+    """The first alerts matching ``where`` (which carries the caller's reach)."""
     found = SqlAlertStore(engine).list_alerts(where, limit=ALERTS_SHOWN + 1)
     shown = found[:ALERTS_SHOWN]
     more = len(found) > ALERTS_SHOWN
@@ -93,21 +97,25 @@ def _alert_page(engine: Engine, where: AlertFilter) -> tuple[list[AlertPublic], 
 
 
 @router.get("/containers/{digital_id}/timeline", responses=_problems(404, 422))
-def container_timeline(digital_id: str, request: Request, containers: ContainersDep) -> Timeline:
+def container_timeline(
+    digital_id: str, request: Request, containers: ContainersDep, principal: ContainerReaderDep
+) -> Timeline:
     """容器交接时间线 · A container's custody timeline for an officer.
 
     Its ledger events in the order the devices claim (the ledger index breaking ties), with
     the step's Chinese name and the parties' registered names; the custody spans and jumps
     (missing hand-offs, conflicts) of ``custody.history``; and the first alerts naming it.
+    Reads the entries naming the container (the ledger's container index) and the parties
+    they name, not the whole registry and manifests the checker's snapshot holds.
     """
     code = parse_digital_id(digital_id).text
     container = containers.get(code)  # 404 when not registered
     engine = _engine(request)
-    facts = load_facts(engine, as_of=_now(), containers=[code])
-    history = facts.histories.get(code)
-    records = history.records if history else []
-    alerts, alerts_next = _alert_page(engine, AlertFilter(container=code))
     generator = container.facts.generator
+    history = histories(load_records(engine, [code])).get(code)
+    facts = Facts(histories={}, as_of=_now(), parties=_parties(engine, generator, history))
+    records = history.records if history else []
+    alerts, alerts_next = _alert_page(engine, AlertFilter(container=code, reach=principal.reach))
     return Timeline(
         container=code,
         generator=generator,
@@ -120,6 +128,19 @@ def container_timeline(digital_id: str, request: Request, containers: Containers
         alerts=alerts,
         alerts_next=alerts_next,
     )
+
+
+def _parties(engine: Engine, generator: str, history: ContainerHistory | None) -> dict[str, Party]:
+    """The registered parties a timeline names: its generator, actors and holders."""
+    named = {generator}
+    if history is not None:
+        records: list[Record] = [*history.records, *(j.record for j in history.jumps)]
+        named |= {c for r in records for c in (r.event.party, r.event.counterparty) if c}
+        named |= {s.holder for s in history.spans} | {j.holder for j in history.jumps}
+    with Session(engine) as session:
+        registry = SqlRegistryStore(session)
+        found = {code: registry.get_party(code) for code in sorted(named)}
+    return {code: party for code, party in found.items() if party is not None}
 
 
 # -- a vehicle ----------------------------------------------------------------------------------
@@ -151,20 +172,23 @@ def _after(ids: Sequence[str], cursor: str | None) -> int:
 def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     plate: str,
     request: Request,
+    principal: ReaderDep,
     since: Annotated[Instant | None, Query(description="联单开具于此时或之后.")] = None,
     until: Annotated[Instant | None, Query(description="联单开具于此时之前.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_TRIPS_PAGE)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRIPS_PAGE)] = 10,
     cursor: Annotated[str | None, Query(max_length=20, description="上一页的 `next`.")] = None,
 ) -> VehicleTrips:
     """车辆行程 · A vehicle's trips: every manifest listing the plate, issued in the window.
 
-    Per trip: its window (``routes.trips.trip_window`` on the ledger events naming the
+    Per trip: its window (``routes.trips.trip_windows`` on the ledger events naming the
     manifest's containers: first loading or departure to receipt, or to the deadline), the
     plate's checkpoint reads in that window and its GPS track there (a GeoJSON LineString,
     thinned evenly beyond 5,000 points; ``fixes`` counts them all). A trip not begun has no
     window, reads or track. Alerts are those whose vehicle is the plate and whose window
-    overlaps ``[since, until)``. The plate is filtered in Python after a window query in SQL
-    (see ``SqlManifestStore.manifests_for_vehicle``): give a window on a busy province.
+    overlaps ``[since, until)``. The manifests are found by the plate's index
+    (``transfer_manifest_vehicle``, see ``SqlManifestStore.manifests_for_vehicle``); only the
+    page's containers' ledger entries are read and decoded. Only manifests and alerts naming a
+    party in the caller's reach are listed: a transporter sees its own trips, not a rival's.
     """
     canonical = _plate(plate)
     engine = _engine(request)
@@ -172,16 +196,18 @@ def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per
         manifests = SqlManifestStore(session).manifests_for_vehicle(
             canonical, since=since, until=until
         )
+    manifests = [m for m in manifests if principal.covers_any(manifest_parties(m))]
     first = _after([m.number for m in manifests], cursor)
     page = manifests[first : first + limit]
     more = first + limit < len(manifests)
     records = load_records(engine, {c for m in page for c in m.containers})
-    reads, fixes = SqlSightingStore(engine), fixes_from(SqlTrackStore(engine))
+    windows = trip_windows(page, records)  # the records indexed once for the whole page
+    reads, track = SqlSightingStore(engine), track_from(SqlTrackStore(engine))
     trips = []
     for manifest in page:
-        window = trip_window(manifest, records)
+        window = windows[manifest.number]
         if window is None:
-            empty = TrackPublic.of([])
+            empty = TrackPublic.of_points([])
             trips.append(TripPublic(manifest=ManifestPublic.of(manifest), started=None,
                                     ended=None, sightings=[], track=empty))  # fmt: skip
             continue
@@ -194,11 +220,11 @@ def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per
                 started=start,
                 ended=end,
                 sightings=[SightingPublic.of(r) for r in seen],
-                track=TrackPublic.of(list(fixes(canonical, start, end))),
+                track=TrackPublic.of_points(track(canonical, start, end)),
             )
         )
     alerts, alerts_next = _alert_page(
-        engine, AlertFilter(vehicle=canonical, since=since, until=until)
+        engine, AlertFilter(vehicle=canonical, since=since, until=until, reach=principal.reach)
     )
     return VehicleTrips(plate=canonical, items=trips,
                         next=page[-1].number if more else None, alerts=alerts,
@@ -220,6 +246,7 @@ def party_balance(
     credit_code: str,
     request: Request,
     registry: RegistryDep,
+    principal: ReaderDep,
     months: Annotated[int, Query(ge=1, le=MAX_MONTHS, description="最近几个月（含本月）.")] = 6,
 ) -> PartyBalance:
     """单位月度重量平衡 · A party's monthly mass balance, as generator and as disposer.
@@ -231,6 +258,7 @@ def party_balance(
     whole). A container with no event at all in the window is therefore not counted.
     """
     party = registry.party(credit_code)  # 422 for a bad code, 404 when not registered
+    ensure_party(principal, party.credit_code)  # a party its own, an officer their districts
     now = _now()
     start = _months_back(now, months)
     facts = load_facts(_engine(request), as_of=now, since=start)
@@ -260,34 +288,10 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def _entries(store: SqlLedgerStore, indices: set[int]) -> dict[int, StoredEntry]:
-    """The entries by index, read by ranges of nearby indices."""
-    found: dict[int, StoredEntry] = {}
-    ordered = sorted(i for i in indices if i >= 0)
-    start = 0
-    for n in range(1, len(ordered) + 1):
-        if n == len(ordered) or ordered[n] - ordered[n - 1] > _RUN_GAP:
-            for entry in store.entries(ordered[start], ordered[n - 1] + 1):
-                if entry.index in indices:
-                    found[entry.index] = entry
-            start = n
-    return found
-
-
-def _inside(alerts: Sequence[Alert], engine: Engine, box: tuple[float, ...]) -> list[Alert]:
-    west, south, east, north = box
-    entries = _entries(SqlLedgerStore(engine), {i for a in alerts for i in a.entries})
-    inside: set[int] = set()
-    for index, entry in entries.items():
-        location = record_of(entry).event.location
-        if location is not None and south <= location[0] <= north and west <= location[1] <= east:
-            inside.add(index)
-    return [a for a in alerts if inside.intersection(a.entries)]
-
-
 @router.get("/alerts/near", responses=_problems(422))
 def alerts_near(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     request: Request,
+    principal: ReaderDep,
     bbox: Annotated[
         str,
         Query(
@@ -304,23 +308,22 @@ def alerts_near(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per f
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64, description="上一页的 `next`.")] = None,
 ) -> AlertNearPage:
-    """区域内告警 · Alerts with a ledger event located inside the box.
+    """区域内告警 · Alerts with a ledger event, or a point of their map, inside the box.
 
-    Not a SQL filter: the first 5,000 alerts matching the other filters, in the order of
-    ``GET /alerts`` (most severe first, then the latest window), are loaded, their ledger
-    entries read by index and decoded, and an alert is kept when one of its events carries a
-    location (the scanner's GPS) inside the box. Locations in an alert's facts (route alerts'
-    map layers) are not read. ``capped`` says the 5,000 were reached: narrow the filters.
+    A SQL filter on the places stored with each alert when it was raised (``alert_place``,
+    indexed by latitude and longitude): the locations (the scanner's GPS) of the ledger
+    events it rests on, and the points of a route alert's map layers (stops, checkpoints,
+    sightings; not its lines or areas). In the order of ``GET /alerts`` (most severe first,
+    then the latest window), keyset-paged. ``scanned`` counts the alerts matching the other
+    filters (all of them are looked at); ``capped`` is always false (there is no cap any more).
     """
     box = _bbox(bbox)
-    engine = _engine(request)
+    store = SqlAlertStore(_engine(request))
     where = AlertFilter(rule=rule, state=state, min_severity=min_severity, since=since,
-                        until=until)  # fmt: skip
-    scanned = SqlAlertStore(engine).list_alerts(where, limit=NEAR_SCAN)
-    found = _inside(scanned, engine, box)
-    first = _after([a.alert_id for a in found], cursor)
-    page = found[first : first + limit]
-    more = first + limit < len(found)
+                        until=until, reach=principal.reach)  # fmt: skip
+    found = store.list_near(box, where, limit=limit + 1, after=cursor)  # one more: a next?
+    page = found[:limit]
+    more = len(found) > limit
     return AlertNearPage(items=[AlertPublic.of(a) for a in page],
-                         next=page[-1].alert_id if more else None, scanned=len(scanned),
-                         capped=len(scanned) == NEAR_SCAN)  # fmt: skip
+                         next=page[-1].alert_id if more else None,
+                         scanned=store.count_alerts(where), capped=False)  # fmt: skip

@@ -8,11 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import allow, writer
 from api.endpoints.deps import RegistryDep
 from api.schemas.times import Instant
+from custody.access import Principal, Role
 from custody.plates import parse_plate
 from custody.sightings import PlateRead, ReadSource, Sightings
 from storage.sighting_store import SqlSightingStore
+
+MAX_PAGE = 1000
 
 router = APIRouter(tags=["checkpoints"])
 
@@ -58,6 +62,10 @@ def _store(request: Request) -> SqlSightingStore:
 
 
 StoreDep = Annotated[SqlSightingStore, Depends(_store)]
+# Road sightings name no party, so they are not scoped to districts: police and transport
+# officers read them province-wide (every read is in the read log); checkpoints send them.
+SenderDep = Annotated[Principal, Depends(writer(Role.CHECKPOINT))]
+WatcherDep = Annotated[Principal, Depends(allow(Role.POLICE, Role.TRANSPORT))]
 
 
 @router.post(
@@ -66,7 +74,11 @@ StoreDep = Annotated[SqlSightingStore, Depends(_store)]
     responses={422: {"description": "Reads refused, each named by position (problem details)"}},
 )
 def record_plate_reads(
-    body: PlateReadBatch, store: StoreDep, registry: RegistryDep, response: Response
+    body: PlateReadBatch,
+    store: StoreDep,
+    registry: RegistryDep,
+    response: Response,
+    _: SenderDep,
 ) -> RecordedPublic:
     """Store camera plate reads from registered checkpoints; a read sent again is not doubled."""
     new, duplicate = Sightings(store, registry).record(
@@ -77,22 +89,39 @@ def record_plate_reads(
     return RecordedPublic(new=new, duplicate=duplicate)
 
 
+class PlateReadPage(BaseModel):
+    """A page of plate reads, oldest first."""
+
+    items: list[PlateReadPublic]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
 @router.get("/plate-reads", responses={422: {"description": "Bad filter (problem details)"}})
-def list_plate_reads(
+def list_plate_reads(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     store: StoreDep,
+    _: WatcherDep,
     plate: Annotated[str | None, Query()] = None,
     checkpoint: Annotated[str | None, Query()] = None,
     since: Annotated[Instant | None, Query()] = None,
     until: Annotated[Instant | None, Query()] = None,
-) -> list[PlateReadPublic]:
-    """Reads by plate, checkpoint and time window, oldest first."""
-    found = store.reads(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=20, pattern=r"^\d+$", description="`next` of the page before.")
+    ] = None,
+) -> PlateReadPage:
+    """Reads by plate, checkpoint and time window, oldest first, a page at a time."""
+    found = store.page(
         plate=parse_plate(plate).text if plate else None,
         checkpoint=checkpoint,
         since=since,
         until=until,
+        limit=limit + 1,  # one more: is there a next page?
+        after=int(cursor) if cursor else None,
     )
-    return [_public(r) for r in found]
+    page = found[:limit]
+    more = len(found) > limit
+    return PlateReadPage(items=[_public(r) for _, r in page],
+                         next=str(page[-1][0]) if more else None)  # fmt: skip
 
 
 def _public(read: PlateRead) -> PlateReadPublic:

@@ -197,7 +197,12 @@ class AlertChangeCreate(_Body):
     """A person's decision about an alert."""
 
     state: AlertState = Field(description="acknowledged, dismissed, escalated or open (reopen).")
-    by: str = Field(min_length=1, max_length=1000, description="Who decides (操作人).")
+    by: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Ignored: the change is recorded under the signed-in account (操作人).",
+    )
     reason: str = Field(
         default="",
         max_length=1000,

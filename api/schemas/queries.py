@@ -15,6 +15,8 @@ from api.schemas.checker import AlertPublic, ManifestPublic, Point
 from custody.history import JumpKind, Phase
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from custody.facts import Facts
     from custody.history import Jump, Record, Span
     from custody.rules.mass import BalanceRow
@@ -189,16 +191,20 @@ class TrackPublic(BaseModel):
     thinned: bool = Field(description="定位点过多，已均匀抽稀 · Evenly thinned.")
 
     @classmethod
-    def of(cls, fixes: list[Fix]) -> Self:
+    def of(cls, fixes: Sequence[Fix]) -> Self:
         """Draw the fixes, thinned evenly (first and last kept) beyond the cap."""
-        count = len(fixes)
-        kept = fixes
+        return cls.of_points([(f.lon, f.lat) for f in fixes])
+
+    @classmethod
+    def of_points(cls, points: Sequence[tuple[float, float]]) -> Self:
+        """Draw WGS-84 ``(lon, lat)`` points, thinned evenly (first and last kept) past the cap."""
+        count = len(points)
+        line = list(points)
         if count > MAX_TRACK_POINTS:
             step = (count - 1) / (MAX_TRACK_POINTS - 1)
-            kept = [fixes[round(i * step)] for i in range(MAX_TRACK_POINTS)]
-        line = [(f.lon, f.lat) for f in kept]
+            line = [points[round(i * step)] for i in range(MAX_TRACK_POINTS)]
         geometry = LineString(coordinates=line) if len(line) >= 2 else None  # a line needs two
-        return cls(geometry=geometry, fixes=count, points=len(line), thinned=len(kept) < count)
+        return cls(geometry=geometry, fixes=count, points=len(line), thinned=len(line) < count)
 
 
 class TripPublic(BaseModel):

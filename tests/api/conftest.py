@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.endpoints.deps import get_session
 from api.settings import Settings
+from tests.support.access import sign_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -27,4 +28,4 @@ def client(database_url: str, session: Session) -> Iterator[TestClient]:
     app = create_app(settings)
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app, raise_server_exceptions=False) as test_client:
-        yield test_client
+        yield sign_in(test_client, session=session)

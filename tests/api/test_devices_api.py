@@ -18,6 +18,7 @@ from api.settings import Settings
 from custody.events import NO_PREVIOUS, CustodyEvent, Step, sign_event
 from custody.keys import KeyRole, PublicKeyRecord, SigningKey
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
+from tests.support.access import sign_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,6 +33,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         key_encryption_key=SecretStr("tests-only key-encryption key"),
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in(client)
         for code, role in [(GENERATOR_CODE, "generator"), (TRANSPORTER_CODE, "transporter")]:
             party = {"credit_code": code, "name": f"单位{code[-4:]}", "roles": [role]}
             assert client.post("/parties", json=party).status_code == 201

@@ -163,6 +163,7 @@ def test_label_in_every_format(
 
 @pytest.mark.usefixtures("generator_with_key")
 def test_a4_sheet_holds_every_label(client: TestClient) -> None:
+    from labels.payload import link  # noqa: PLC0415
     from tests.support.label_readers import decoded, pdf_pages  # noqa: PLC0415
 
     ids = [_container(client) for _ in range(3)]
@@ -172,7 +173,8 @@ def test_a4_sheet_holds_every_label(client: TestClient) -> None:
     found = [
         t for _, images in pdf_pages(sheet.content) for i in images for t in decoded(i)["QRCode"]
     ]
-    assert sorted(found) == sorted(texts)
+    # Each QR links to the check page (default public URL) with the signed text in its path.
+    assert sorted(found) == sorted(link(text, "http://127.0.0.1:8000") for text in texts)
 
 
 @pytest.mark.usefixtures("generator_with_key")

@@ -18,6 +18,7 @@ from custody.keys import VerifierKey
 from storage.engine import make_engine
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
 from tests.ledger_fixtures import Scanner, drum, enroll_scanners
+from tests.support.access import sign_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,6 +36,7 @@ def ledger_client(tmp_path: Path) -> Iterator[TestClient]:
         log_origin="custody.test/log",
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in(client)
         for code, role in [(GENERATOR_CODE, "generator"), (TRANSPORTER_CODE, "transporter")]:
             party = {"credit_code": code, "name": f"单位{code[-4:]}", "roles": [role]}
             assert client.post("/parties", json=party).status_code == 201

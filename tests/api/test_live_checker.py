@@ -17,6 +17,7 @@ from custody.events import Step
 from storage.engine import make_engine
 from tests.conftest import DISPOSER_CODE, GENERATOR_CODE, TRANSPORTER_CODE
 from tests.ledger_fixtures import Scanner, drum, enroll_scanners
+from tests.support.access import sign_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,6 +37,7 @@ def live(tmp_path: Path) -> Iterator[TestClient]:
         check_sweep_s=3600,  # the first turn sweeps; later turns re-check what events touch
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in(client)
         roles = [(GENERATOR_CODE, "generator"), (TRANSPORTER_CODE, "transporter"),
                  (DISPOSER_CODE, "disposer")]  # fmt: skip
         for code, role in roles:

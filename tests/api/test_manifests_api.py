@@ -74,10 +74,10 @@ def test_manifests_are_listed_by_issue_time_in_a_window(client: TestClient) -> N
                             ("2026000000002", "2026-03-02T08:00:00+08:00")):  # fmt: skip
         body = MANIFEST | {"number": number, "created_at": created}
         assert client.post("/manifests", json=body).status_code == 201
-    listed = client.get("/manifests").json()
+    listed = client.get("/manifests").json()["items"]
     assert [m["number"] for m in listed] == ["2026000000001", "2026000000002", "2026000000003"]
     window = {"since": "2026-03-02T00:00:00Z", "until": "2026-03-03T00:00:00Z"}
-    assert [m["number"] for m in client.get("/manifests", params=window).json()] == [
+    assert [m["number"] for m in client.get("/manifests", params=window).json()["items"]] == [
         "2026000000002"
     ]
 
@@ -104,7 +104,7 @@ def test_a_bad_manifest_is_refused_with_a_problem(
     client: TestClient, change: dict[str, Any], status: int, code: str
 ) -> None:
     problem(client.post("/manifests", json=MANIFEST | change), status, code)
-    assert client.get("/manifests").json() == []
+    assert client.get("/manifests").json()["items"] == []
 
 
 def test_a_window_without_zone_is_refused(client: TestClient) -> None:
@@ -117,3 +117,22 @@ def test_every_error_is_described_in_the_openapi(client: TestClient) -> None:
     assert {"200", "201", "409", "422"} <= set(paths["/manifests"]["post"]["responses"])
     assert "404" in paths["/manifests/{number}"]["get"]["responses"]
     assert "422" in paths["/manifests"]["get"]["responses"]
+
+
+def test_manifests_come_in_cursor_pages(client: TestClient) -> None:
+    numbers = [f"202600000000{n}" for n in range(1, 6)]
+    for n, number in enumerate(numbers):
+        body = MANIFEST | {"number": number, "created_at": f"2026-03-0{n + 1}T08:00:00+08:00"}
+        assert client.post("/manifests", json=body).status_code == 201
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = client.get(
+            "/manifests", params={"limit": 2} | ({"cursor": cursor} if cursor else {})
+        )
+        seen += [m["number"] for m in page.json()["items"]]
+        pages += 1
+        cursor = page.json()["next"]
+        if cursor is None:
+            break
+    assert (seen, pages) == (numbers, 3)
+    problem(client.get("/manifests", params={"cursor": "2099"}), 422, "record-invalid")

@@ -14,10 +14,12 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.settings import Settings
+from custody.access import Principal, Role
 from custody.alerts import Alert, Alerts, AlertState, Severity
 from storage.alert_store import SqlAlertStore
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
 from tests.facts_fixtures import drum_id
+from tests.support.access import log_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 FORM = {"content-type": "application/x-www-form-urlencoded"}
+OFFICER = Principal("police.li", Role.POLICE, districts=("51",))
 
 
 @pytest.fixture
@@ -35,6 +38,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         key_encryption_key=SecretStr("tests-only key-encryption key"),
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        log_in(test_client, OFFICER)
         yield test_client
 
 
@@ -156,8 +160,8 @@ def test_acknowledge_then_dismiss_through_the_forms(client: TestClient) -> None:
     assert status == 303
     history = _alerts(client).history(alert_id)
     assert [(c.state, c.by) for c in history] == [
-        (AlertState.ACKNOWLEDGED, "李四"),
-        (AlertState.DISMISSED, "李四"),
+        (AlertState.ACKNOWLEDGED, "police.li"),
+        (AlertState.DISMISSED, "police.li"),
     ]
     assert history[1].reason == "车辆维修，已核实"
     page = _html(client, f"/officer/alerts/{alert_id}")

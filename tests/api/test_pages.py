@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
+from PIL import Image
+from pydantic import SecretStr, ValidationError
 from sqlmodel import Session
 
 from api.app import create_app
 from api.settings import Settings
+from custody import _base45
 from custody.alerts import Alert, Alerts, AlertState, Severity
 from custody.digital_id import parse_digital_id
 from custody.events import Step
 from custody.keyring import Keyring
 from custody.keys import KeyRole
-from labels.payload import mint, read
+from labels.payload import PREFIX, link, mint, read
 from storage.alert_store import SqlAlertStore
 from storage.key_store import SqlKeyStore
 from tests.api.test_labels import DRUM
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
 from tests.ledger_fixtures import T0, Scanner, enroll_scanners
+from tests.support.access import sign_in
+from tests.support.label_readers import decoded
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,6 +51,7 @@ def pages(tmp_path: Path) -> Iterator[TestClient]:
         log_origin="custody.test/log",
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in(client)
         for code, name, role in [
             (GENERATOR_CODE, GENERATOR_NAME, "generator"),
             (TRANSPORTER_CODE, "运输单位", "transporter"),
@@ -165,8 +172,103 @@ def test_stylesheet_is_served_locally(pages: TestClient) -> None:
 def test_only_status_json_is_in_the_openapi_document(pages: TestClient) -> None:
     paths = pages.get("/openapi.json").json()["paths"]
     assert "/status.json" in paths
-    for hidden in ("/verify", "/status", "/static/pages.css"):
+    for hidden in ("/verify", "/V/{label}", "/status", "/static/pages.css"):
         assert hidden not in paths
+
+
+# -- the link a label's QR holds ----------------------------------------------------------------
+
+
+def _qr_of_printed_label(client: TestClient, digital_id: str) -> str:
+    """What a phone camera reads from the label as the service prints it."""
+    png = client.get(f"/containers/{digital_id}/label", params={"format": "png"})
+    assert png.status_code == 200, png.text
+    (content,) = decoded(Image.open(io.BytesIO(png.content)))["QRCode"]
+    return content
+
+
+def _open(client: TestClient, url: str, status: int = 200) -> str:
+    """Follow a link as a browser does: the path exactly as the QR writes it, escapes kept."""
+    parts = urlsplit(url)
+    assert not parts.query
+    assert not parts.fragment
+    response = client.get(parts.path)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    return response.text
+
+
+def _forged(text: str) -> str:
+    message = bytearray(_base45.b45decode(text.removeprefix(PREFIX)))
+    message[-1] ^= 1  # one bit of the signature
+    return PREFIX + _base45.b45encode(bytes(message))
+
+
+def test_the_printed_qr_opens_the_check_page_and_it_says_genuine(pages: TestClient) -> None:
+    digital_id, text = _labelled(pages)
+    content = _qr_of_printed_label(pages, digital_id)
+    assert content.startswith("HTTP://127.0.0.1:8000/V/WL1:")  # the default public URL
+    assert content == link(text, "http://127.0.0.1:8000")
+    page = _open(pages, content)
+    assert "真实有效" in page
+    assert page.index("真实有效") < page.index("Genuine label")
+    for shown in (digital_id, "废机油", GENERATOR_NAME, "182.5 kg"):
+        assert shown in page
+    # A phone that scans the drum has no account: the page is public.
+    assert "真实有效" in _open(TestClient(pages.app), content)
+
+
+def test_a_percent_sign_before_hex_digits_is_decoded_once(pages: TestClient) -> None:
+    # "%41" in the signed text is written "%2541"; decoded twice it would turn into "A".
+    for _ in range(40):
+        digital_id, text = _labelled(pages)
+        if re.search("%[0-9A-F]{2}", text):
+            break
+    else:
+        pytest.fail("no label with a % before two hex digits in 40 tries")
+    page = _open(pages, _qr_of_printed_label(pages, digital_id))
+    assert "真实有效" in page
+
+
+def test_a_link_with_a_forged_signed_text_is_not_genuine(pages: TestClient) -> None:
+    _, text = _labelled(pages)
+    page = _open(pages, link(_forged(text), "https://hjj.sc.gov.cn"))
+    assert "真实有效" not in page
+    assert "标签不可信 · 签名无效（伪造或被篡改）" in page
+    assert "Not genuine · forged or altered signature" in page
+
+
+def test_the_link_path_keeps_its_case(pages: TestClient) -> None:
+    _, text = _labelled(pages)
+    page = _open(pages, link(text, "https://hjj.sc.gov.cn").replace("/V/WL1:", "/V/wl1:"))
+    assert "真实有效" not in page
+    assert "标签格式错误" in page
+    assert "malformed label" in page
+
+
+def test_a_link_pasted_into_the_form_is_checked_too(pages: TestClient) -> None:
+    digital_id, text = _labelled(pages)
+    page = _page(pages, link(text, "https://any.host.example"))
+    assert "真实有效" in page
+    assert digital_id in page
+
+
+def test_public_url_setting_is_the_base_of_the_printed_link(pages: TestClient) -> None:
+    state = pages.app.state  # type: ignore[attr-defined]
+    state.settings = state.settings.model_copy(update={"public_url": "https://hjj.sc.gov.cn/CS"})
+    digital_id, text = _labelled(pages)
+    assert _qr_of_printed_label(pages, digital_id) == link(text, "https://hjj.sc.gov.cn/CS")
+    assert _qr_of_printed_label(pages, digital_id).startswith("HTTPS://HJJ.SC.GOV.CN/CS/V/WL1:")
+    state.settings = state.settings.model_copy(update={"public_url": ""})
+    assert _qr_of_printed_label(pages, digital_id) == text  # no public site: the bare text
+
+
+@pytest.mark.parametrize(
+    "bad", ["hjj.sc.gov.cn", "https://hjj.sc.gov.cn/custody", "ftp://hjj.sc.gov.cn"]
+)
+def test_a_public_url_no_qr_can_carry_is_refused_at_start(bad: str) -> None:
+    with pytest.raises(ValidationError, match="public URL"):
+        Settings(public_url=bad)
 
 
 # -- the status page ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import app as cli
 from api.settings import Settings
+from tests.support.access import sign_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -38,6 +39,7 @@ def client(tmp_path: Path, database: str) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path, database_url=database,
                         key_encryption_key=SecretStr("tests-only key-encryption key"))  # fmt: skip
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in(client)
         response = client.post("/checkpoints", json=CHECKPOINT)
         assert response.status_code == 201, response.text
         yield client
@@ -48,7 +50,7 @@ def test_a_read_is_stored_once_in_utc_and_found_by_plate(client: TestClient) -> 
     assert (first.status_code, first.json()) == (201, {"new": 1, "duplicate": 0})
     again = client.post("/plate-reads", json={"reads": [READ]})
     assert (again.status_code, again.json()) == (200, {"new": 0, "duplicate": 1})
-    (found,) = client.get("/plate-reads", params={"plate": "川a 12345"}).json()
+    (found,) = client.get("/plate-reads", params={"plate": "川a 12345"}).json()["items"]
     assert found["seen_at"].startswith("2026-11-20T01:15:00")
     assert found["source"] == "api"
 
@@ -71,14 +73,14 @@ def test_a_bad_read_refuses_the_batch_and_is_named(
     body = response.json()
     assert body["code"] == "reads-refused"
     assert [(r["position"], r["code"]) for r in body["context"]["reads"]] == [(1, code)]
-    assert client.get("/plate-reads").json() == []
+    assert client.get("/plate-reads").json()["items"] == []
 
 
 def test_reads_are_filtered_by_time_window(client: TestClient) -> None:
     later = READ | {"seen_at": "2026-11-20T11:00:00+08:00"}
     assert client.post("/plate-reads", json={"reads": [READ, later]}).status_code == 201
     window = {"since": "2026-11-20T02:00:00Z", "until": "2026-11-20T04:00:00Z"}
-    (found,) = client.get("/plate-reads", params=window).json()
+    (found,) = client.get("/plate-reads", params=window).json()["items"]
     assert found["seen_at"].startswith("2026-11-20T03:00:00")
 
 
@@ -100,8 +102,27 @@ def test_a_file_import_is_all_or_none_with_bad_lines_named(
     imported = runner.invoke(cli, ["plates", "import", str(good)])
     assert imported.exit_code == 0, imported.output
     assert "新增 2 条" in imported.output
-    reads = client.get("/plate-reads").json()
+    reads = client.get("/plate-reads").json()["items"]
     assert [(r["plate"], r["source"]) for r in reads] == [
         ("川A12345", "file"),
         ("川B67890", "file"),
     ]
+
+
+def test_reads_come_in_cursor_pages_at_the_same_instant_too(client: TestClient) -> None:
+    plates = ["川A12345", "川A12346", "川A12347", "川A12348", "川A12349"]
+    reads = [READ | {"plate": p} for p in plates]  # one instant: ids break the tie
+    assert client.post("/plate-reads", json={"reads": reads}).status_code == 201
+    seen, cursor = [], None
+    while True:
+        page = client.get(
+            "/plate-reads", params={"limit": 2} | ({"cursor": cursor} if cursor else {})
+        )
+        assert page.status_code == 200, page.text
+        seen += [r["plate"] for r in page.json()["items"]]
+        cursor = page.json()["next"]
+        if cursor is None:
+            break
+    assert sorted(seen) == plates
+    assert len(seen) == len(plates)
+    assert client.get("/plate-reads", params={"cursor": "999999"}).status_code == 422

@@ -25,6 +25,7 @@ from storage.track_store import SqlTrackStore
 from tests.api.test_alerts_api import problem
 from tests.conftest import DISPOSER_CODE, GENERATOR_CODE, TRANSPORTER_CODE
 from tests.ledger_fixtures import T0, Scanner, drum, enroll_scanners
+from tests.support.access import sign_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,6 +50,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         log_origin="custody.test/log",
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        sign_in(test_client)
         roles = {GENERATOR_CODE: "generator", TRANSPORTER_CODE: "transporter",
                  DISPOSER_CODE: "disposer"}  # fmt: skip
         for code, role in roles.items():

@@ -24,6 +24,7 @@ from storage.engine import make_engine
 from storage.sighting_store import SqlSightingStore
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
 from tests.ledger_fixtures import T0, Scanner, drum, enroll_scanners
+from tests.support.access import sign_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -65,6 +66,7 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[T
                         ("LOG_ORIGIN", ORIGIN)]:  # fmt: skip
         monkeypatch.setenv(f"CUSTODY_{name}", value)  # for the CLI, on the same database
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in(client)
         for code, role in [(GENERATOR_CODE, "generator"), (TRANSPORTER_CODE, "transporter")]:
             party = {"credit_code": code, "name": f"单位{code[-4:]}", "roles": [role]}
             assert client.post("/parties", json=party).status_code == 201

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlmodel import Session
 
 from api.app import create_app
 from api.settings import Settings
+from custody.access import Principal, Role
 from custody.alerts import Alert, Alerts, Severity
 from custody.events import Step
 from storage.alert_store import SqlAlertStore
@@ -31,11 +33,12 @@ from tests.api.test_labels import DRUM
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
 from tests.facts_fixtures import drum_id
 from tests.ledger_fixtures import Scanner, enroll_scanners
+from tests.support.access import PASSWORD, sign_in, token_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from playwright.sync_api import BrowserContext
+    from playwright.sync_api import BrowserContext, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling Google on a closed network.
@@ -62,6 +65,12 @@ LAYERS = {
     "stop": {"type": "Point", "coordinates": [104.06, 30.64]},
     "sightings": {"type": "MultiPoint", "coordinates": [[104.0, 30.6], [104.1, 30.65]]},
 }
+
+
+#: The officer who uses the pages in the browser tests (a police officer for Sichuan).
+OFFICER = Principal("police.li", Role.POLICE, districts=("51",))
+#: The generator's clerk who registers containers and prints their labels.
+GENERATOR = Principal("rongxin.clerk", Role.GENERATOR, party=GENERATOR_CODE)
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,10 @@ def _alert(n: int, **changes: object) -> Alert:
 def _seed(settings: Settings) -> tuple[str, str, str, str]:
     """Parties, a key, a labelled container with one scan, and two alerts."""
     with TestClient(create_app(settings)) as client:
+        sign_in(client)
+        with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+            token_for(session, OFFICER, password=PASSWORD)
+            token_for(session, GENERATOR, password=PASSWORD)
         for code, name, role in [
             (GENERATOR_CODE, GENERATOR_NAME, "generator"),
             (TRANSPORTER_CODE, "四川危运物流有限公司", "transporter"),
@@ -110,9 +123,11 @@ def _seed(settings: Settings) -> tuple[str, str, str, str]:
         assert made.status_code == 201, made.text
         digital_id = str(made.json()["digital_id"])
         label = str(client.post(f"/containers/{digital_id}/labels").json()["text"])
-        scan = Scanner(GENERATOR_CODE).scan(Step.COMMISSIONING, digital_id)
+        scanner = Scanner(GENERATOR_CODE)
+        scan = scanner.scan(Step.COMMISSIONING, digital_id)
         body = {"events": [base64.b64encode(scan.message).decode()]}
         assert client.post("/events", json=body).status_code == 201
+        _seed_loaded(client, scanner)
         route = _alert(
             7,
             rule="off-route",
@@ -124,6 +139,23 @@ def _seed(settings: Settings) -> tuple[str, str, str, str]:
         handoff = _alert(3)
         Alerts(SqlAlertStore(engine)).raise_all([route, handoff], T0 + timedelta(days=1))
     return digital_id, label, route.alert_id, handoff.alert_id
+
+
+def _seed_loaded(client: TestClient, scanner: Scanner) -> None:
+    """A second labelled container, on the transporter's truck (for the generator's list)."""
+    bags = {**DRUM, "waste_code": "900-041-49", "waste_name": "废弃包装物", "form": "S",
+            "container_type": "BG", "capacity_l": 500, "declared_net_mass_kg": 86}  # fmt: skip
+    made = client.post("/containers", json=bags)
+    assert made.status_code == 201, made.text
+    loaded = str(made.json()["digital_id"])
+    assert client.post(f"/containers/{loaded}/labels").status_code == 201
+    transporter = Scanner(TRANSPORTER_CODE)
+    filled = scanner.scan(Step.COMMISSIONING, loaded, minutes=5)
+    transporter.follow(scanner)
+    on_truck = transporter.scan(Step.LOADING, loaded, minutes=90, vehicle="川A12345",
+                                counterparty=GENERATOR_CODE)  # fmt: skip
+    body = {"events": [base64.b64encode(s.message).decode() for s in (filled, on_truck)]}
+    assert client.post("/events", json=body).status_code == 201
 
 
 @contextmanager
@@ -153,6 +185,28 @@ def serve(folder: Path) -> Iterator[Site]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def open_as_officer(browser: BrowserContext, site: Site, path: str) -> Page:
+    """A page at ``path``, logging the officer in on the way if the site asks (it does once)."""
+    return open_as(browser, site, path, OFFICER)
+
+
+def open_as_generator(browser: BrowserContext, site: Site, path: str) -> Page:
+    """A page at ``path``, logging the generator's clerk in on the way if the site asks."""
+    return open_as(browser, site, path, GENERATOR)
+
+
+def open_as(browser: BrowserContext, site: Site, path: str, who: Principal) -> Page:
+    """A page at ``path``, logging ``who`` in on the way if the site asks for a login."""
+    page = browser.new_page()
+    page.goto(site.base_url + path)
+    if "/login" in page.url:
+        page.locator('input[name="name"]').fill(who.name)
+        page.locator('input[name="password"]').fill(PASSWORD)
+        page.locator('form.login button[type="submit"]').click()
+        page.wait_for_url(f"**{path}")
+    return page
 
 
 @contextmanager

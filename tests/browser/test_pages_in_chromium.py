@@ -6,6 +6,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from tests.browser.site import OFFICER, open_as_officer
+
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
@@ -25,8 +27,7 @@ def test_genuine_label_shows_verdict_and_digital_id(site: Site, browser: Browser
 def test_officer_opens_an_alert_from_the_list_and_sees_its_map(
     site: Site, browser: BrowserContext
 ) -> None:
-    page = browser.new_page()
-    page.goto(f"{site.base_url}/officer/alerts")
+    page = open_as_officer(browser, site, "/officer/alerts")
     page.locator(f'tr[id="{site.route_alert}"] a').first.click()
     page.wait_for_url(f"**/officer/alerts/{site.route_alert}")
     svg = page.locator("svg.alert-map")
@@ -40,24 +41,20 @@ def test_officer_opens_an_alert_from_the_list_and_sees_its_map(
 
 
 def test_dismissing_with_a_reason_records_it(site: Site, browser: BrowserContext) -> None:
-    page = browser.new_page()
-    page.goto(f"{site.base_url}/officer/alerts/{site.handoff_alert}")
+    page = open_as_officer(browser, site, f"/officer/alerts/{site.handoff_alert}")
     form = page.locator('form.change:has(input[name="state"][value="dismissed"])')
-    form.locator('input[name="by"]').fill("李四")
     form.locator('input[name="reason"]').fill("车辆维修，已核实")
     form.locator('button[type="submit"]').click()
     page.wait_for_load_state()
     assert page.locator("#state").inner_text() == "已排除"
     history = page.locator("table.history").inner_text()
-    assert re.search(r"李四\s+已排除.*车辆维修，已核实", history)
+    assert re.search(rf"{OFFICER.name}\s+已排除.*车辆维修，已核实", history)
     page.close()
 
 
 def test_dismissing_without_a_reason_is_refused(site: Site, browser: BrowserContext) -> None:
-    page = browser.new_page()
-    page.goto(f"{site.base_url}/officer/alerts/{site.route_alert}")
+    page = open_as_officer(browser, site, f"/officer/alerts/{site.route_alert}")
     form = page.locator('form.change:has(input[name="state"][value="dismissed"])')
-    form.locator('input[name="by"]').fill("李四")
     form.locator('button[type="submit"]').click()
     # The browser's own check stops it first: the reason field is required.
     assert form.evaluate("f => f.checkValidity()") is False

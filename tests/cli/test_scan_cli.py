@@ -19,7 +19,13 @@ from custody.events import NO_PREVIOUS, read_event
 from scanners.device import ScannerState
 from scanners.outbox import EventState
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
-from tests.support.live_service import Service, free_port, ledger_event_ids, registry
+from tests.support.live_service import (
+    TOKEN,
+    Service,
+    free_port,
+    ledger_event_ids,
+    registry,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,7 +35,7 @@ if TYPE_CHECKING:
 
 runner = CliRunner()
 PASSPHRASE = "tests-only scanner passphrase"  # noqa: S105  # a tests-only secret
-ENV = {"CUSTODY_SCANNER_PASSPHRASE": PASSPHRASE}
+ENV = {"CUSTODY_SCANNER_PASSPHRASE": PASSPHRASE, "CUSTODY_TOKEN": TOKEN}
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,7 @@ from tests.conftest import (
     _require_postgres,
 )
 from tests.facts_fixtures import PLATE, append_events, drum_id, register_drums, trip_events
+from tests.ledger_fixtures import Scanner
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,9 +58,10 @@ if TYPE_CHECKING:
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
 #: Every table these tests write, children first.
-WRITTEN_TABLES = ("alert_change", "alert_container", "alert_party", "alert", "transfer_manifest",
-                  "ledger_entry", "ledger_container", "ledger_node", "ledger_checkpoint",
-                  "ledger_flag", "container", "vehicle", "transport_permit", "party")  # fmt: skip
+WRITTEN_TABLES = ("alert_change", "alert_container", "alert_party", "alert_place", "alert",
+                  "transfer_manifest_vehicle", "transfer_manifest", "ledger_entry",
+                  "ledger_container", "ledger_node", "ledger_checkpoint", "ledger_flag",
+                  "container", "vehicle", "transport_permit", "party")  # fmt: skip
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -213,6 +215,36 @@ def test_manifests_are_listed_by_issue_time_in_the_window(db_session: Session) -
     window = store.list_manifests(since=T0 + timedelta(hours=1, seconds=1),
                                   until=datetime(2026, 3, 2, 21, 0, tzinfo=BEIJING))  # fmt: skip
     assert [m.number for m in window] == ["2026000000002", "2026000000003"]  # 13:00Z excluded
+
+
+def _numbers(found: list[TransferManifest]) -> list[str]:
+    return [m.number for m in found]
+
+
+def test_a_manifest_listing_two_vehicles_is_found_by_either_plate(db_session: Session) -> None:
+    store = SqlManifestStore(db_session)
+    both = manifest("2026000000001", vehicles=("川A12345", "川B54321"), created_at=T0,
+                    depart_after=None, arrive_before=None)  # fmt: skip
+    second = manifest("2026000000002", vehicles=("川B54321",), created_at=T0 + timedelta(hours=2),
+                      depart_after=None, arrive_before=None)  # fmt: skip
+    store.insert_manifest(second)
+    store.insert_manifest(both)
+    assert store.manifests_for_vehicle("川A12345") == [both]
+    assert _numbers(store.manifests_for_vehicle("川B54321")) == ["2026000000001", "2026000000002"]
+    assert store.manifests_for_vehicle("川C11111") == []
+    later = store.manifests_for_vehicle("川B54321", since=T0 + timedelta(hours=1))
+    assert _numbers(later) == ["2026000000002"]
+    earlier = store.manifests_for_vehicle("川B54321", until=T0 + timedelta(hours=2))
+    assert _numbers(earlier) == ["2026000000001"]  # issued at ``until``: left out
+
+
+def test_a_refused_manifest_leaves_no_plate_behind(db_session: Session) -> None:
+    store = SqlManifestStore(db_session)
+    store.insert_manifest(manifest(vehicles=("川A12345",)))
+    with pytest.raises(AlreadyRegistered):
+        store.insert_manifest(manifest(vehicles=("川B54321",)))
+    assert store.manifests_for_vehicle("川B54321") == []
+    assert _numbers(store.manifests_for_vehicle("川A12345")) == ["20260351010000123"]
 
 
 # -- registry bulk reads -----------------------------------------------------------------------
@@ -423,6 +455,91 @@ def test_a_cursor_naming_no_alert_is_refused(alerts_store: SqlAlertStore) -> Non
         alerts_store.list_alerts(AlertFilter(), after="AL-0000000000000000")
     with pytest.raises(RecordInvalid):
         alerts_store.list_alerts(AlertFilter(), limit=0)
+
+
+# -- alerts: by area ---------------------------------------------------------------------------
+
+#: West, south, east, north around Chengdu; (30.6, 104.0) is inside, (31.5, 104.0) north of it.
+BOX = (103.9, 30.5, 104.2, 30.8)
+
+
+def _located_events(engine: Engine) -> tuple[int, int, int]:
+    """Three ledger entries: located in the box, located north of it, not located."""
+    gen = Scanner(GENERATOR_CODE)
+    append_events(engine, [gen.scan(Step.COMMISSIONING, drum_id(1), location=(30.6, 104.0)),
+                           gen.scan(Step.COMMISSIONING, drum_id(2), location=(31.5, 104.0)),
+                           gen.scan(Step.COMMISSIONING, drum_id(3))])  # fmt: skip
+    return 0, 1, 2
+
+
+def _near(store: SqlAlertStore, box: tuple[float, float, float, float]) -> set[str]:
+    return {a.alert_id for a in store.list_near(box, AlertFilter(), limit=1000)}
+
+
+def test_an_alert_is_found_by_the_place_of_its_event_and_only_there(
+    alerts_store: SqlAlertStore, checker_engine: Engine
+) -> None:
+    inside, outside, nowhere = _located_events(checker_engine)
+    here, north = alert(1, entries=(outside, inside)), alert(2, entries=(outside,))
+    alerts_store.add_alerts([here, north, alert(3, entries=(nowhere,)), alert(4, entries=())], T0)
+    assert _near(alerts_store, BOX) == {here.alert_id}
+    assert _near(alerts_store, (103.9, 31.4, 104.1, 31.6)) == {here.alert_id, north.alert_id}
+    assert _near(alerts_store, (100.0, 30.0, 103.0, 32.0)) == set()  # west of both
+    assert _near(alerts_store, (104.0, 30.6, 104.0, 30.6)) == {here.alert_id}  # edges are in
+
+
+def test_an_alert_with_no_located_event_is_never_near(
+    alerts_store: SqlAlertStore, checker_engine: Engine
+) -> None:
+    _, outside, nowhere = _located_events(checker_engine)
+    unplaced, placed = alert(3, entries=(nowhere, 99)), alert(2, entries=(outside,))
+    alerts_store.add_alerts([unplaced, placed], T0)  # 99: no such entry
+    assert _near(alerts_store, (-180.0, -90.0, 180.0, 90.0)) == {placed.alert_id}
+
+
+def test_a_route_alerts_map_points_place_it_but_not_its_lines(
+    alerts_store: SqlAlertStore,
+) -> None:
+    layers = {
+        "stop": {"type": "Point", "coordinates": [104.05, 30.65]},
+        "missing": {"type": "MultiPoint", "coordinates": [[104.5, 31.2], [104.6, 31.3]]},
+        "route": {"type": "LineString", "coordinates": [[104.05, 30.65], [110.0, 35.0]]},
+    }
+    route = alert(5, rule="dwell", entries=(), facts={"layers": layers, "manifest": "1"})
+    alerts_store.add_alerts([route], T0)
+    assert _near(alerts_store, BOX) == {route.alert_id}
+    assert _near(alerts_store, (104.55, 31.25, 104.65, 31.35)) == {route.alert_id}
+    assert _near(alerts_store, (109.0, 34.0, 111.0, 36.0)) == set()  # a line's vertex
+
+
+def test_alerts_near_are_filtered_and_paged_in_the_listings_order(
+    alerts_store: SqlAlertStore, checker_engine: Engine
+) -> None:
+    inside, outside, _ = _located_events(checker_engine)
+    made = [alert(n, severity=list(Severity)[n % 4], rule=("a", "b")[n % 2],
+                  entries=(inside,) if n % 3 else (outside,)) for n in range(24)]  # fmt: skip
+    alerts_store.add_alerts(made, T0)
+    where = AlertFilter(rule="a")
+    expected = [a for a in alerts_store.list_alerts(where, limit=100)
+                if a.entries == (inside,)]  # fmt: skip
+    first = alerts_store.list_near(BOX, where, limit=3)
+    rest = alerts_store.list_near(BOX, where, limit=100, after=first[-1].alert_id)
+    assert [a.alert_id for a in first + rest] == [a.alert_id for a in expected]
+    assert len(expected) == 8
+    assert alerts_store.count_alerts(where) == 12
+
+
+def test_alert_places_are_stored_once_and_only_for_new_alerts(
+    alerts_store: SqlAlertStore, checker_engine: Engine
+) -> None:
+    inside, outside, _ = _located_events(checker_engine)
+    alerts_store.add_alerts([alert(1, entries=(inside, inside))], T0)
+    alerts_store.add_alerts([alert(1, entries=(outside,)), alert(2, entries=(inside,))], T0)
+    places = metadata.tables["alert_place"]
+    with checker_engine.connect() as conn:
+        rows = conn.execute(select(places.c.alert_id, places.c.lat, places.c.lon)).all()
+    assert sorted(rows) == sorted([(alert(1).alert_id, 30.6, 104.0),
+                                   (alert(2).alert_id, 30.6, 104.0)])  # fmt: skip
 
 
 # -- alerts: lifecycle -------------------------------------------------------------------------

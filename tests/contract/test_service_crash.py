@@ -26,9 +26,9 @@ from custody.keyring import Keyring
 from storage.engine import make_engine
 from storage.key_store import SqlKeyStore
 from storage.ledger_store import SqlLedgerStore
-from storage.migrate import upgrade
 from tests.conftest import GENERATOR_CODE
 from tests.ledger_fixtures import BUNDLE, Scanner, drum, enroll_scanners
+from tests.support.live_service import AUTH, seed_admin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -74,7 +74,7 @@ def _post(port: int, events: list[SignedEvent]) -> bool:
     )
     request = urllib.request.Request(  # loopback URL we built
         f"http://127.0.0.1:{port}/events", data=body.encode(), method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **AUTH},
     )  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -112,7 +112,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
 
-    upgrade(url)
+    seed_admin(url)
     engine = make_engine(url)
     enroll_scanners(engine, KEK.encode(), DRUMS, register_parties=True)
     engine.dispose()

@@ -200,3 +200,25 @@ def test_two_threads_sending_the_same_fixes_store_them_once(store):
         thread.join()
     assert sum(counts) == 50
     assert len(store.fixes_for_terminal(PHONE, T0, T0 + timedelta(hours=2))) == 50
+
+
+# --- the lean read of a plate's track (the SQL store's, not the port's) ---------------------
+
+
+def test_track_points_are_the_plates_fixes_in_the_same_order(store):
+    if not isinstance(store, SqlTrackStore):
+        pytest.skip("track_points is the SQL store's lean read; the port does not ask for it")
+    store.add_fixes([
+        fix(0), fix(2, crs="GCJ02", lon=104.068, speed_kmh=0.0),
+        fix(1, terminal=OTHER_PHONE), fix(2, terminal=OTHER_PHONE),
+        fix(1.5, terminal="13700137000", plate="川A54321"),
+        fix(3, terminal="13600136000", plate=None), fix(60),
+    ])  # fmt: skip
+    end = T0 + timedelta(hours=1)
+    points = store.track_points(PLATE, T0, end)
+    assert points == [(f.fix_time, f.lon, f.lat, f.crs, f.speed_kmh)
+                      for f in store.fixes_for_plate(PLATE, T0, end)]  # fmt: skip
+    assert len(points) == 4
+    assert all(p.fix_time.tzinfo is UTC for p in points)
+    # What a map draws: the same fixes, in the same order, only where they are.
+    assert store.track_positions(PLATE, T0, end) == [(p.lon, p.lat, p.crs) for p in points]

@@ -19,7 +19,7 @@ from api.schemas.ledger import ReceiptPublic
 from custody.errors import CustodyError
 from custody.events import read_event
 from custody.keys import KeyRole
-from custody.ledger import Ledger, read_entry
+from custody.ledger import Ledger
 from custody.trust import TrustBundle
 from scanners.errors import ServerUnreachable
 from scanners.http import HttpResponse
@@ -134,14 +134,12 @@ class LogServer:
             if self.tamper_proof is not None:
                 proof = self.tamper_proof(proof)
             return _json(200, {"old": old, "new": new, "proof": proof})
-        if method == "GET" and path.startswith("/containers/") and path.endswith("/history"):
-            container = path.split("/")[2]
-            history = []
-            for entry in self.ledger.store.container_entries(container):
-                _, message = read_entry(entry.entry)
-                history.append({"index": entry.index, "event_hash": entry.event_hash.hex(),
-                                "event_id": read_event(message)[1].event.event_id})  # fmt: skip
-            return _json(200, history)
+        if method == "GET" and path.startswith("/containers/") and path.endswith("/head"):
+            entries = list(self.ledger.store.container_entries(path.split("/")[2]))
+            last = entries[-1] if entries else None
+            return _json(200, {"container": path.split("/")[2],
+                               "index": last.index if last else None,
+                               "event_hash": last.event_hash.hex() if last else None})  # fmt: skip
         return _problem(404, "http-404", f"no route {method} {path}")
 
     def _events(self, texts: list[str]) -> HttpResponse:

@@ -24,13 +24,26 @@ from custody.history import Record
 from custody.manifests import TransferManifest
 from custody.parties import WGS84Point
 from custody.sightings import PlateRead
+from custody.tracks import GpsFix
 from routes import corridor
 from routes.checkpoints import SnappedCheckpoint, snap
+from routes.coords import to_wgs84
 from routes.corridor import plan_trip
 from routes.model import Severity
 from routes.synthetic import drive, fastest_path
-from routes.trips import DEFAULT_TRANSIT, UNPLANNABLE, check_manifests, declared_trip, trip_window
+from routes.trips import (
+    DEFAULT_TRANSIT,
+    UNPLANNABLE,
+    TrackPoints,
+    check_manifests,
+    declared_trip,
+    fixes_from,
+    track_from,
+    trip_window,
+    trip_windows,
+)
 from tests.conftest import DISPOSER_CODE, GENERATOR_CODE, TRANSPORTER_CODE
+from tests.fakes.track_store import InMemoryTrackStore
 from tests.routes.support import nearest_node
 
 if TYPE_CHECKING:
@@ -322,3 +335,70 @@ def test_the_declared_trip_takes_the_manifests_places_and_times() -> None:
 def test_route_findings_and_alerts_share_one_severity() -> None:
     assert Severity is AlertSeverity
     assert Severity("high").zh == "高"
+
+
+def test_windows_of_a_page_of_manifests_are_each_manifests_window() -> None:
+    received = LOADED + timedelta(minutes=40)
+    other = "20250314510100000002"
+    records = [*ledger(received), *ledger(None, other, first=10)]
+    manifests = [manifest(), manifest(other), manifest("20250314510100000009")]
+    assert trip_windows(manifests, records) == {
+        m.number: trip_window(m, records) for m in manifests
+    }
+    assert trip_windows(manifests, records)[other] == (LOADED, LOADED + timedelta(hours=3))
+
+
+class LeanTrackStore(InMemoryTrackStore):
+    """The fake with the SQL store's lean read, counting its use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lean_reads = 0
+
+    def track_points(
+        self, plate: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, float, float, str, float]]:
+        self.lean_reads += 1
+        return [(f.fix_time, f.lon, f.lat, f.crs, f.speed_kmh)
+                for f in self.fixes_for_plate(plate, start, end)]  # fmt: skip
+
+    def track_positions(
+        self, plate: str, start: datetime, end: datetime
+    ) -> list[tuple[float, float, str]]:
+        self.lean_reads += 1
+        return [(f.lon, f.lat, f.crs) for f in self.fixes_for_plate(plate, start, end)]
+
+
+def chengdu_fixes() -> list[GpsFix]:
+    """Fixes in China (where GCJ-02 differs from WGS-84): WGS-84 and GCJ-02 ones, another plate."""
+    return [
+        GpsFix("13912344329", PLATE, LOADED + timedelta(seconds=30 * k), 30.65 + k / 1e4,
+               104.06 + k / 1e4, crs="GCJ02" if k % 3 == 0 else "WGS84", speed_kmh=40.0 + k)
+        for k in range(12)
+    ] + [GpsFix("13800138000", "川A54321", LOADED, 30.6, 104.0)]  # fmt: skip
+
+
+def test_a_store_with_a_lean_read_gives_the_same_fixes_and_track() -> None:
+    plain, lean = InMemoryTrackStore(), LeanTrackStore()
+    plain.add_fixes(chengdu_fixes())
+    lean.add_fixes(chengdu_fixes())
+    assert isinstance(lean, TrackPoints)
+    assert not isinstance(plain, TrackPoints)
+    end = LOADED + timedelta(minutes=5)  # the window's end is included: the fix at 5 min
+    expected = fixes_from(plain)(PLATE, LOADED, end)
+    assert len(expected) == 11
+    assert fixes_from(lean)(PLATE, LOADED, end) == expected
+    assert track_from(lean)(PLATE, LOADED, end) == [(f.lon, f.lat) for f in expected]
+    assert track_from(plain)(PLATE, LOADED, end) == [(f.lon, f.lat) for f in expected]
+    assert lean.lean_reads == 2
+
+
+def test_fixes_given_in_gcj02_are_converted_and_wgs84_ones_kept() -> None:
+    store = LeanTrackStore()
+    given = chengdu_fixes()
+    store.add_fixes(given)
+    track = track_from(store)(PLATE, LOADED, LOADED + timedelta(hours=1))
+    mine = [f for f in given if f.plate == PLATE]
+    assert track == [to_wgs84(f.lon, f.lat, f.crs) for f in mine]
+    assert track[1] == (mine[1].lon, mine[1].lat)
+    assert track[0] != (mine[0].lon, mine[0].lat)  # GCJ-02 moved by some hundreds of metres

@@ -31,6 +31,7 @@ from scanners.scanning import EventDetails, ScanKind, Scanner, read_scan
 from scanners.sync import SyncConfig, Syncer, parse_receipt
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
 from tests.support.live_service import (
+    TOKEN,
     Link,
     Service,
     free_port,
@@ -61,7 +62,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
 
 def _enrolled_truck(url: str, directory: Path) -> ScannerState:
     state = ScannerState(directory)
-    client = ServerClient(url, retry=RetryPolicy(attempts=1, timeout=10))
+    client = ServerClient(url, retry=RetryPolicy(attempts=1, timeout=10), token=TOKEN)
     enroll(state, client, owner=TRANSPORTER_CODE, kind="handheld", passphrase=PASSPHRASE,
            description="川A12345 驾驶室")  # fmt: skip
     return state
@@ -76,7 +77,9 @@ def _scanner(state: ScannerState) -> Iterator[tuple[Outbox, Scanner]]:
 
 def _sync(state: ScannerState, url: str, batch: int = 100, attempts: int = 3) -> SyncReport:
     info = state.enrolled()
-    client = ServerClient(url, retry=RetryPolicy(attempts=attempts, base_delay=0.05, timeout=10))
+    client = ServerClient(
+        url, retry=RetryPolicy(attempts=attempts, base_delay=0.05, timeout=10), token=TOKEN
+    )
     with state.outbox() as outbox:
         return Syncer(outbox, client, info.root, SyncConfig(batch)).run()
 

@@ -18,8 +18,18 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlmodel import Session
+
+from api.auth import Access
+from custody.access import Principal, Role
+from custody.credentials import secret_digest
+from custody.errors import AlreadyRegistered
+from storage.access_store import SqlAccessStore, TokenRecord
+from storage.engine import make_engine
+from storage.migrate import upgrade
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +39,33 @@ DRUM = {"generator": GENERATOR_CODE, "waste_code": "900-249-08", "generated_on":
         "declared_net_mass_kg": 182.5}  # fmt: skip
 
 
+#: The administrator's token on every test service: fixed, so a scanner pointed through a relay
+#: or at a copy of the database carries the same one.
+_SECRET = "t" * 43
+TOKEN = f"cst_{'0' * 12}_{_SECRET}"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def seed_admin(url: str) -> None:
+    """The test administrator and its fixed token in the database at ``url`` (migrated first)."""
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            access = Access(SqlAccessStore(session))
+            with contextlib.suppress(AlreadyRegistered):
+                access.create_account(Principal("test-admin", Role.ADMINISTRATOR))
+            if access.store.token("0" * 12) is None:
+                now = datetime.now(UTC)
+                access.store.add_token(TokenRecord("0" * 12, "test-admin", secret_digest(_SECRET),
+                                                   session=False, label="tests",
+                                                   created_at=now,
+                                                   expires_at=now + timedelta(days=1),
+                                                   revoked_at=None))  # fmt: skip
+    finally:
+        engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -36,14 +73,15 @@ def free_port() -> int:
 
 
 def get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  # loopback
+    request = urllib.request.Request(url, headers=AUTH)  # noqa: S310  # loopback
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  # loopback
         return bytes(response.read())
 
 
 def post(url: str, body: object) -> dict[str, object]:
     request = urllib.request.Request(  # noqa: S310  # loopback
         url, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **AUTH},
     )  # fmt: skip
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  # loopback
         answer: dict[str, object] = json.loads(response.read())
@@ -60,6 +98,7 @@ class Service:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Service:
+        seed_admin(f"sqlite:///{self.database}")
         env = {**os.environ, "CUSTODY_DATABASE_URL": f"sqlite:///{self.database}",
                "CUSTODY_DATA_DIR": str(self.database.parent),
                "CUSTODY_KEY_ENCRYPTION_KEY": KEK, "CUSTODY_LOG_ORIGIN": "custody.test/log",
