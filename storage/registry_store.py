@@ -20,6 +20,8 @@ from storage._sql import commit_insert
 from storage.tables import CheckpointRow, LicenceRow, PartyRow, PermitRow, VehicleRow
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from sqlalchemy.engine import Engine
 
 __all__ = ["SqlRegistryStore"]
@@ -53,6 +55,14 @@ class SqlRegistryStore:
             party.credit_code,
             f"party {party.credit_code}",
         )
+
+    def parties_by_code(self, credit_codes: Collection[str]) -> dict[str, Party]:
+        """The registered parties among these codes, in one query."""
+        wanted = sorted(set(credit_codes))
+        if not wanted:
+            return {}
+        rows = self._session.exec(select(PartyRow).where(col(PartyRow.credit_code).in_(wanted)))
+        return {row.credit_code: _party(row) for row in rows}
 
     def list_parties(self, role: PartyRole | None = None) -> list[Party]:
         rows = self._session.exec(select(PartyRow).order_by(PartyRow.credit_code))

@@ -138,9 +138,7 @@ def _parties(engine: Engine, generator: str, history: ContainerHistory | None) -
         named |= {c for r in records for c in (r.event.party, r.event.counterparty) if c}
         named |= {s.holder for s in history.spans} | {j.holder for j in history.jumps}
     with Session(engine) as session:
-        registry = SqlRegistryStore(session)
-        found = {code: registry.get_party(code) for code in sorted(named)}
-    return {code: party for code, party in found.items() if party is not None}
+        return SqlRegistryStore(session).parties_by_code(named)
 
 
 # -- a vehicle ----------------------------------------------------------------------------------
@@ -202,7 +200,13 @@ def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per
     more = first + limit < len(manifests)
     records = load_records(engine, {c for m in page for c in m.containers})
     windows = trip_windows(page, records)  # the records indexed once for the whole page
-    reads, track = SqlSightingStore(engine), track_from(SqlTrackStore(engine))
+    track = track_from(SqlTrackStore(engine))
+    # The plate's reads over the whole page in one query, then shared out by trip.
+    spans = [w for w in windows.values() if w is not None]
+    page_reads = SqlSightingStore(engine).reads(
+        plate=canonical, since=min(s for s, _ in spans),
+        until=max(e for _, e in spans) + timedelta(microseconds=1),
+    ) if spans else []  # fmt: skip
     trips = []
     for manifest in page:
         window = windows[manifest.number]
@@ -213,7 +217,7 @@ def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per
             continue
         start, end = window
         # The window's end is the receipt: a read at that instant belongs to the trip.
-        seen = reads.reads(plate=canonical, since=start, until=end + timedelta(microseconds=1))
+        seen = [r for r in page_reads if start <= r.seen_at <= end]
         trips.append(
             TripPublic(
                 manifest=ManifestPublic.of(manifest),
