@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,11 +16,29 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from sqlalchemy import Select
     from sqlalchemy.engine import Engine
 
 __all__ = ["SqlSightingStore"]
 
 _READ = PlateReadRow.__table__  # type: ignore[attr-defined]
+
+
+def _filtered(
+    plate: str | None, checkpoint: str | None, since: datetime | None, until: datetime | None
+) -> Select[Any]:
+    """Reads matching every filter given, oldest first (the insertion order breaking ties)."""
+    r = _READ.c
+    query = select(_READ).order_by(r.seen_at, r.id)
+    if plate is not None:
+        query = query.where(r.plate == plate)
+    if checkpoint is not None:
+        query = query.where(r.checkpoint == checkpoint)
+    if since is not None:
+        query = query.where(r.seen_at >= since)
+    if until is not None:
+        query = query.where(r.seen_at < until)
+    return query
 
 
 class SqlSightingStore:
@@ -57,14 +75,7 @@ class SqlSightingStore:
 
         Keyset paging on (seen_at, id): the cursor is the last row's id, looked up here.
         """
-        query = select(_READ).order_by(_READ.c.seen_at, _READ.c.id).limit(limit)
-        for column, value in (("plate", plate), ("checkpoint", checkpoint)):
-            if value is not None:
-                query = query.where(_READ.c[column] == value)
-        if since is not None:
-            query = query.where(_READ.c.seen_at >= since)
-        if until is not None:
-            query = query.where(_READ.c.seen_at < until)
+        query = _filtered(plate, checkpoint, since, until).limit(limit)
         try:
             with self._engine.connect() as conn:
                 if after is not None:
@@ -91,15 +102,7 @@ class SqlSightingStore:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[PlateRead]:
-        query = select(_READ).order_by(_READ.c.seen_at, _READ.c.id)
-        if plate is not None:
-            query = query.where(_READ.c.plate == plate)
-        if checkpoint is not None:
-            query = query.where(_READ.c.checkpoint == checkpoint)
-        if since is not None:
-            query = query.where(_READ.c.seen_at >= since)
-        if until is not None:
-            query = query.where(_READ.c.seen_at < until)
+        query = _filtered(plate, checkpoint, since, until)
         try:
             with self._engine.connect() as conn:
                 rows = list(conn.execute(query))
