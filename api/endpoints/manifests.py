@@ -13,11 +13,11 @@ from pydantic import BaseModel, Field
 
 from api.auth import allow, require_party_match, writer
 from api.endpoints.deps import SessionDep  # noqa: TC001  # FastAPI reads it at run time
+from api.paging import start_after
 from api.schemas.checker import ManifestCreate, ManifestPublic
 from api.schemas.times import Instant
 from api.scope import ensure_manifest, manifest_parties
 from custody.access import OFFICER_ROLES, PARTY_ROLES, Principal, Role
-from custody.errors import RecordInvalid
 from custody.manifests import Manifests
 from storage.manifest_store import SqlManifestStore
 
@@ -95,13 +95,7 @@ def list_manifests(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter pe
     """Manifests issued in ``[since, until)``, oldest first: those naming a party in reach."""
     found = [m for m in store.list_manifests(since=since, until=until)
              if principal.covers_any(manifest_parties(m))]  # fmt: skip
-    numbers = [m.number for m in found]
-    first = 0
-    if cursor is not None:
-        if cursor not in numbers:
-            raise RecordInvalid(f"the page cursor {cursor!r} is not in this listing",
-                                zh="分页游标无效：不在本次查询结果中", field="cursor")  # fmt: skip
-        first = numbers.index(cursor) + 1
+    first = start_after([m.number for m in found], cursor)
     page = found[first : first + limit]
     more = first + limit < len(found)
     return ManifestPage(items=[ManifestPublic.of(m) for m in page],

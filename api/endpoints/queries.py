@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from api.endpoints.deps import ContainersDep, RegistryDep
 from api.endpoints.guards import ContainerReaderDep, ReaderDep
+from api.paging import start_after
 from api.schemas.checker import AlertPublic, ManifestPublic
 from api.schemas.queries import (
     AlertNearPage,
@@ -50,8 +51,6 @@ from storage.sighting_store import SqlSightingStore
 from storage.track_store import SqlTrackStore
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from sqlalchemy.engine import Engine
 
     from custody.history import ContainerHistory, Record
@@ -152,20 +151,6 @@ def _plate(text: str) -> str:
                            **exc.context, plate=text) from exc  # fmt: skip
 
 
-def _after(ids: Sequence[str], cursor: str | None) -> int:
-    """Where the page after ``cursor`` starts in ``ids``."""
-    if cursor is None:
-        return 0
-    try:
-        return ids.index(cursor) + 1
-    except ValueError:
-        raise RecordInvalid(
-            f"the page cursor {cursor!r} is not in this listing",
-            zh="分页游标无效：不在本次查询结果中",
-            field="cursor",
-        ) from None
-
-
 @router.get("/vehicles/{plate}/trips", responses=_problems(422))
 def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     plate: str,
@@ -195,7 +180,7 @@ def vehicle_trips(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per
             canonical, since=since, until=until
         )
     manifests = [m for m in manifests if principal.covers_any(manifest_parties(m))]
-    first = _after([m.number for m in manifests], cursor)
+    first = start_after([m.number for m in manifests], cursor)
     page = manifests[first : first + limit]
     more = first + limit < len(manifests)
     records = load_records(engine, {c for m in page for c in m.containers})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,12 +19,12 @@ from storage.alert_store import SqlAlertStore
 from tests.conftest import DISPOSER_CODE, GENERATOR_CODE, TRANSPORTER_CODE
 from tests.facts_fixtures import WASTE, drum_id
 from tests.support.access import headers_for, sign_in
+from tests.support.alerts import T0
+from tests.support.alerts import handoff_alert as alert
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -35,25 +35,6 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         sign_in(test_client)
         yield test_client
-
-
-def alert(n: int, **changes: object) -> Alert:
-    values: dict[str, object] = {
-        "rule": "missing-handoff",
-        "subject": drum_id(n),
-        "severity": Severity.HIGH,
-        "summary_zh": f"容器 {n} 未经交接即由运输单位持有",
-        "summary": f"container {n} held by the transporter without a hand-off",
-        "start": T0,
-        "end": T0 + timedelta(hours=1),
-        "containers": (drum_id(n),),
-        "vehicle": "川A12345",
-        "parties": (GENERATOR_CODE, TRANSPORTER_CODE),
-        "entries": (n,),
-        "facts": {"gap_h": 1.5},
-    }
-    values.update(changes)
-    return Alert(**values)  # type: ignore[arg-type]
 
 
 def raise_alerts(client: TestClient, *alerts: Alert) -> list[str]:

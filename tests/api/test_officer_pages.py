@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from html import unescape
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -17,15 +17,15 @@ from api.settings import Settings
 from custody.access import Principal, Role
 from custody.alerts import Alert, Alerts, AlertState, Severity
 from storage.alert_store import SqlAlertStore
-from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
+from tests.conftest import GENERATOR_CODE
 from tests.facts_fixtures import drum_id
 from tests.support.access import log_in
+from tests.support.alerts import T0, handoff_alert
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 OFFICER = Principal("police.li", Role.POLICE, districts=("51",))
 
@@ -43,22 +43,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def _alert(n: int, **changes: object) -> Alert:
-    values: dict[str, object] = {
-        "rule": "missing-handoff",
-        "subject": drum_id(n),
-        "severity": Severity.HIGH,
-        "summary_zh": f"容器 {n} 未经交接即由运输单位持有",
-        "summary": f"container {n} held by the transporter without a hand-off",
-        "start": T0,
-        "end": T0 + timedelta(hours=1),
-        "containers": (drum_id(n),),
-        "vehicle": "川A12345",
-        "parties": (GENERATOR_CODE, TRANSPORTER_CODE),
-        "entries": (n + 7,),
-        "facts": {"gap_h": 1.5},
-    }
-    values.update(changes)
-    return Alert(**values)  # type: ignore[arg-type]
+    return handoff_alert(n, **{"entries": (n + 7,)} | changes)
 
 
 def _alerts(client: TestClient) -> Alerts:

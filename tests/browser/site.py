@@ -14,7 +14,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +31,9 @@ from custody.events import Step
 from storage.alert_store import SqlAlertStore
 from tests.api.test_labels import DRUM
 from tests.conftest import GENERATOR_CODE, TRANSPORTER_CODE
-from tests.facts_fixtures import drum_id
 from tests.ledger_fixtures import Scanner, enroll_scanners
 from tests.support.access import PASSWORD, sign_in, token_for
+from tests.support.alerts import T0, handoff_alert
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,7 +54,6 @@ CHROMIUM_ARGS = [
 ]
 KEK = SecretStr("tests-only key-encryption key")
 GENERATOR_NAME = "成都蓉新化工有限公司"
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 LAYERS = {
     "route": {"type": "LineString", "coordinates": [[104.0, 30.6], [104.1, 30.65]]},
     "corridor": {
@@ -85,22 +84,7 @@ class Site:
 
 
 def _alert(n: int, **changes: object) -> Alert:
-    values: dict[str, object] = {
-        "rule": "missing-handoff",
-        "subject": drum_id(n),
-        "severity": Severity.HIGH,
-        "summary_zh": f"容器 {n} 未经交接即由运输单位持有",
-        "summary": f"container {n} held by the transporter without a hand-off",
-        "start": T0,
-        "end": T0 + timedelta(hours=1),
-        "containers": (drum_id(n),),
-        "vehicle": "川A12345",
-        "parties": (GENERATOR_CODE, TRANSPORTER_CODE),
-        "entries": (1,),
-        "facts": {"gap_h": 1.5},
-    }
-    values.update(changes)
-    return Alert(**values)  # type: ignore[arg-type]
+    return handoff_alert(n, **{"entries": (1,)} | changes)
 
 
 def _seed(settings: Settings) -> tuple[str, str, str, str]:
