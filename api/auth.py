@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from fastapi import FastAPI
     from sqlmodel import Session
-    from starlette.responses import Response
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "SESSION_COOKIE",
@@ -190,7 +190,7 @@ _BEARER = HTTPBearer(
 )
 
 
-def _signed_in(
+async def _signed_in(
     principal: MaybePrincipalDep,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> Principal:
@@ -212,22 +212,22 @@ def _refuse(principal: Principal, roles: frozenset[Role]) -> None:
         )
 
 
-def allow(*roles: Role) -> Callable[[Principal], Principal]:
+def allow(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the principal, if its role is one of ``roles`` (administrators always)."""
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         _refuse(principal, allowed)
         return principal
 
     return check
 
 
-def writer(*roles: Role) -> Callable[[Request, Principal], Principal]:
+def writer(*roles: Role) -> Callable[[Request, Principal], Awaitable[Principal]]:
     """Like :func:`allow`, for a write: it also spends one of the account's write tokens."""
     allowed = frozenset(roles)
 
-    def check(request: Request, principal: PrincipalDep) -> Principal:
+    async def check(request: Request, principal: PrincipalDep) -> Principal:
         _refuse(principal, allowed)
         wait = request.app.state.write_limiter.take(principal.name)
         if wait is not None:
@@ -297,21 +297,46 @@ def decided_by(principal: Principal, claimed: str | None) -> str:
 
 def install_read_log(app: FastAPI) -> None:
     """Write each officer's read to the log before the response leaves."""
+    app.add_middleware(_ReadLog)
 
-    @app.middleware("http")
-    async def read_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        record = getattr(request.state, "read_log", None)
-        if record is None:
-            return response
-        try:
-            await run_in_threadpool(record, response.status_code)
-        except Exception:  # noqa: BLE001  # no data goes out that nobody recorded being read
-            _log.exception("could not write the read log")
-            return problem_response(503, "read-log-unavailable", "Read log unavailable",
-                                    "the read could not be recorded, so it is not answered",
-                                    title_zh="查询记录无法写入",
-                                    detail_zh="查询记录无法写入，故不予返回结果")  # fmt: skip
-        return response
+
+class _ReadLog:
+    """ASGI middleware: hold the response's start until the read it answers is logged.
+
+    A dependency leaves ``read_log`` in the request's state for an officer's read. If the
+    log cannot be written the answer is replaced by a 503: no data goes out that nobody
+    recorded being read. Plain ASGI, not ``BaseHTTPMiddleware``: that one costs a task and
+    a stream per request on every route.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = False
+
+        async def send_once_logged(message: Message) -> None:
+            nonlocal refused
+            if refused:  # the 503 went out instead; the rest of the answer is dropped
+                return
+            record = scope.get("state", {}).get("read_log")
+            if message["type"] == "http.response.start" and record is not None:
+                try:
+                    await run_in_threadpool(record, message["status"])
+                except Exception:  # noqa: BLE001  # any failure to log refuses the answer
+                    _log.exception("could not write the read log")
+                    refused = True
+                    await _UNLOGGED(scope, receive, send)
+                    return
+            await send(message)
+
+        await self.app(scope, receive, send_once_logged)
+
+
+_UNLOGGED = problem_response(503, "read-log-unavailable", "Read log unavailable",
+                             "the read could not be recorded, so it is not answered",
+                             title_zh="查询记录无法写入",
+                             detail_zh="查询记录无法写入，故不予返回结果")  # fmt: skip

@@ -11,8 +11,9 @@ the officers' queries read besides the ledger:
   alerts: the checker run once on the whole ledger (``load_facts`` + ``check``), stored
   through ``SqlAlertStore`` (which records each alert's places).
 
-Then measures, in one run, for each query: --requests requests through the real app
-(``create_app`` over the database, FastAPI's TestClient, no live checker, authentication off:
+Then measures, in one run, for each query: --requests requests to the service as
+``custody serve`` runs it (uvicorn on ``create_app`` over the database, in its own process,
+asked over loopback HTTP with keep-alive; no live checker; authentication off:
 ``Settings(auth=False)``, as ``CUSTODY_AUTH=false`` would, so what is timed is the query and
 not a token look-up, and every row is in reach), each followed by
 the bare SQL that fetches the same rows through the same indexes (SQLAlchemy Core, rows
@@ -37,17 +38,21 @@ import gc
 import itertools
 import json
 import math
+import multiprocessing
 import random
 import shutil
+import socket
 import statistics
 import sys
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import bench_checker
-from fastapi.testclient import TestClient
+import httpx2
+import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import func, insert, select, text
 
@@ -384,6 +389,50 @@ def _settings(url: str, data_dir: Path) -> Settings:
     return Settings(**values)
 
 
+def _serve(url: str, data_dir: Path, port: int) -> None:
+    """The service as ``custody serve`` runs it: uvicorn on the app, in its own process."""
+    uvicorn.run(create_app(_settings(url, data_dir)), host="127.0.0.1", port=port,
+                log_level="warning")  # fmt: skip
+
+
+@contextmanager
+def served(url: str, data_dir: Path) -> Iterator[httpx2.Client]:
+    """A client of the service running in another process on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(url, data_dir, port), daemon=True
+    )
+    server.start()
+    try:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx2.TransportError:
+                    if time.monotonic() > deadline or not server.is_alive():
+                        raise SystemExit("the service did not start") from None
+                    time.sleep(0.1)
+            yield client
+    finally:
+        server.terminate()
+        server.join(10)
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cycle collection while the bare query runs: this process holds the parameters and
+    the answers, and a full collection over them would be charged to the floor."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def measure(url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Each query's requests, each followed by its bare SQL; milliseconds, and rows seen."""
     engine = make_engine(url)
@@ -391,19 +440,19 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     data_dir = CACHE / "service"
     data_dir.mkdir(parents=True, exist_ok=True)
-    with TestClient(create_app(_settings(url, data_dir))) as client:
+    with served(url, data_dir) as client:
         for name, (_, route, bare) in QUERIES.items():
             chosen = params[name]
             app_ms, bare_ms, rows, items = [], [], 0, 0
             for k, value in enumerate(chosen[:WARM_UP] + chosen):
                 path, query = route(value)
                 start = time.perf_counter()
-                response = client.get(path, params=query)
+                response = client.get(path, params=query)  # the whole answer read
                 took = (time.perf_counter() - start) * 1000
+                body = response.json()
                 if response.status_code != 200:
                     raise SystemExit(f"{path} {query}: {response.status_code} {response.text}")
-                body = response.json()
-                with engine.connect() as conn:
+                with engine.connect() as conn, _no_collection():
                     start = time.perf_counter()
                     seen = bare(conn, value, body)
                     bare_took = (time.perf_counter() - start) * 1000

@@ -35,7 +35,7 @@ from storage.engine import make_engine
 from storage.ledger_store import SqlLedgerStore
 from storage.manifest_store import SqlManifestStore
 from storage.registry_store import SqlRegistryStore
-from storage.tables import LedgerContainerRow, LedgerEntryRow, metadata
+from storage.tables import LedgerContainerRow, LedgerEntryRow, LedgerStateRow, metadata
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator
@@ -53,6 +53,7 @@ CHUNK = 10_000
 
 _ENTRY = metadata.tables[LedgerEntryRow.__tablename__]
 _CONTAINER = metadata.tables[LedgerContainerRow.__tablename__]
+_STATE = metadata.tables[LedgerStateRow.__tablename__]
 
 
 def _named(record: Record) -> tuple[str, ...]:
@@ -95,8 +96,12 @@ def _all_records(engine: Engine, workers: int) -> list[Record]:
 
 
 def _entries_naming(engine: Engine, containers: list[str]) -> list[StoredEntry]:
-    """Entries naming any of the containers, through the ``ledger_container`` index."""
-    size = SqlLedgerStore(engine).state().size
+    """Entries naming any of the containers, through the ``ledger_container`` index.
+
+    Only entries inside the log's committed size, read in the same statement: one query and
+    one connection per chunk of containers, whatever is being appended meanwhile.
+    """
+    size = select(_STATE.c.size).where(_STATE.c.id == 1).scalar_subquery()
     columns = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c.entry,
                _ENTRY.c.leaf_hash)  # fmt: skip
     seen: set[int] = set()

@@ -10,25 +10,27 @@ from api.auth import allow
 from api.endpoints.deps import ContainersDep  # noqa: TC001  # FastAPI reads it at runtime
 from api.scope import ensure_container
 from custody.access import OFFICER_ROLES, PARTY_ROLES, Principal
+from custody.containers import Container  # FastAPI reads it at runtime
 from custody.digital_id import parse_digital_id
 
-__all__ = ["ContainerReaderDep", "ReaderDep"]
+__all__ = ["ReadableContainerDep", "ReaderDep"]
 
 #: Who reads the records of the chain: the parties they name, and officers.
 ReaderDep = Annotated[Principal, Depends(allow(*PARTY_ROLES, *OFFICER_ROLES))]
 
 
-def _container_reader(
+def _readable_container(
     digital_id: str, request: Request, containers: ContainersDep, principal: ReaderDep
-) -> Principal:
-    """The caller, if the container in the path is theirs or in their jurisdiction.
+) -> Container:
+    """The container in the path, if it is the caller's or in their jurisdiction.
 
-    A container not registered, or out of reach, is the same 404.
+    A container not registered, or out of reach, is the same 404. Routes take the container
+    from here rather than reading it a second time.
     """
     container = containers.get(parse_digital_id(digital_id).text)
     ensure_container(principal, request.app.state.engine, container.digital_id.text,
                      container.facts.generator)  # fmt: skip
-    return principal
+    return container
 
 
-ContainerReaderDep = Annotated[Principal, Depends(_container_reader)]
+ReadableContainerDep = Annotated[Container, Depends(_readable_container)]

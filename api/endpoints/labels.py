@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import require_party_match, writer
 from api.endpoints.deps import ContainersDep, IssuerDep, KeyringDep
-from api.endpoints.guards import ContainerReaderDep
+from api.endpoints.guards import ReadableContainerDep
 from api.schemas.labels import (
     ContainerCreate,
     ContainerPublic,
@@ -80,12 +80,10 @@ def register_container(
     return ContainerPublic.of(containers.register(new))
 
 
-@router.get("/containers/{digital_id}", responses=_PROBLEMS)
-def get_container(
-    digital_id: str, containers: ContainersDep, _: ContainerReaderDep
-) -> ContainerPublic:
+@router.get("/containers/{digital_id}", responses=_PROBLEMS)  # noqa: FAST003  # read by the guard
+def get_container(container: ReadableContainerDep) -> ContainerPublic:
     """One container by its digital identification code."""
-    return ContainerPublic.of(containers.get(digital_id))
+    return ContainerPublic.of(container)
 
 
 @router.post(
@@ -123,7 +121,7 @@ def mint_labels(
 def get_label(
     digital_id: str,
     issuer: IssuerDep,
-    _: ContainerReaderDep,
+    _: ReadableContainerDep,
     fmt: Annotated[LabelFormat, Query(alias="format")] = LabelFormat.PNG,
 ) -> Response:
     """The newest label of a container as PNG, SVG, PDF, ZPL (thermal printers) or QR text."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import allow, writer
 from api.endpoints.deps import IngestDep, KeyringDep, LedgerDep
-from api.endpoints.guards import ContainerReaderDep
+from api.endpoints.guards import ReadableContainerDep
 from api.schemas.ledger import EventBatch, EventPublic, ReceiptPublic, ReceiptsPublic, b64
 from custody.access import PARTY_ROLES, Principal, Role
 from custody.digital_id import parse_digital_id
@@ -126,7 +126,7 @@ def container_head(
 
 @router.get("/containers/{digital_id}/history", responses=_PROBLEMS)
 def container_history(
-    digital_id: str, ledger: LedgerDep, _reader: ContainerReaderDep
+    digital_id: str, ledger: LedgerDep, _reader: ReadableContainerDep
 ) -> list[EventPublic]:
     """Every ledger event of a container, in log order."""
     history = []
@@ -142,7 +142,7 @@ def container_history(
     responses={**_PROBLEMS, 200: {"content": {"application/json": {}}}},
 )
 def container_evidence(
-    digital_id: str, keyring: KeyringDep, ledger: LedgerDep, _reader: ContainerReaderDep
+    digital_id: str, keyring: KeyringDep, ledger: LedgerDep, _reader: ReadableContainerDep
 ) -> Response:
     """The container's evidence bundle: verify it offline with ``custody verify``."""
     _, signed_bundle = keyring.bundle()
@@ -158,7 +158,7 @@ def container_evidence(
     "/containers/{digital_id}/epcis",
     responses={**_PROBLEMS, 200: {"content": {"application/ld+json": {}}}},
 )
-def container_epcis(digital_id: str, ledger: LedgerDep, _reader: ContainerReaderDep) -> Response:
+def container_epcis(digital_id: str, ledger: LedgerDep, _reader: ReadableContainerDep) -> Response:
     """The container's events as a GS1 EPCIS 2.0 JSON-LD document (derived, not signed)."""
     document = epcis_document(ledger, ledger.store.container_entries(digital_id))
     return Response(document, media_type="application/ld+json")

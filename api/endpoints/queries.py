@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Query, Request
 from sqlmodel import Session
 
-from api.endpoints.deps import ContainersDep, RegistryDep
-from api.endpoints.guards import ContainerReaderDep, ReaderDep
+from api.endpoints.deps import RegistryDep
+from api.endpoints.guards import ReadableContainerDep, ReaderDep
 from api.paging import start_after
 from api.schemas.checker import AlertPublic, ManifestPublic
 from api.schemas.queries import (
@@ -36,7 +36,6 @@ from api.schemas.queries import (
 from api.schemas.times import Instant
 from api.scope import ensure_party, manifest_parties
 from custody.alerts import AlertFilter, AlertState, Severity
-from custody.digital_id import parse_digital_id
 from custody.errors import PlateInvalid, RecordInvalid
 from custody.facts import Facts
 from custody.history import histories
@@ -95,9 +94,9 @@ def _alert_page(engine: Engine, where: AlertFilter) -> tuple[list[AlertPublic], 
 # -- a container --------------------------------------------------------------------------------
 
 
-@router.get("/containers/{digital_id}/timeline", responses=_problems(404, 422))
+@router.get("/containers/{digital_id}/timeline", responses=_problems(404, 422))  # noqa: FAST003  # read by the guard
 def container_timeline(
-    digital_id: str, request: Request, containers: ContainersDep, principal: ContainerReaderDep
+    request: Request, container: ReadableContainerDep, principal: ReaderDep
 ) -> Timeline:
     """容器交接时间线 · A container's custody timeline for an officer.
 
@@ -107,8 +106,7 @@ def container_timeline(
     Reads the entries naming the container (the ledger's container index) and the parties
     they name, not the whole registry and manifests the checker's snapshot holds.
     """
-    code = parse_digital_id(digital_id).text
-    container = containers.get(code)  # 404 when not registered
+    code = container.digital_id.text
     engine = _engine(request)
     generator = container.facts.generator
     history = histories(load_records(engine, [code])).get(code)

@@ -22,6 +22,7 @@ from api.problems import PROBLEM_JSON
 from api.settings import Settings
 from custody.access import Principal, Role
 from custody.alerts import Alert, Alerts, Severity
+from storage.access_store import SqlAccessStore
 from storage.alert_store import SqlAlertStore
 from storage.tables import AccessTokenRow
 from tests.checker_fixtures import PLATE, PLATE2, T2, D, G, T
@@ -280,6 +281,22 @@ def test_reads_by_officers_appear_in_the_read_log(client: TestClient) -> None:
     assert all(e["role"] == "police" for e in log)
     only = client.get("/read-log", params={"account": "nobody"}).json()["items"]
     assert only == []
+
+
+def test_an_officers_read_that_cannot_be_logged_is_not_answered(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    officer = as_(client, CHENGDU)
+    alert_id = chengdu_alert(client)
+
+    def full_disk(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(SqlAccessStore, "record_read", full_disk)
+    refused = client.get(f"/alerts/{alert_id}", headers=officer)
+    problem(refused, 503, "read-log-unavailable")
+    assert alert_id not in refused.text
+    assert client.get(f"/alerts/{alert_id}").status_code == 200  # no officer, nothing to log
 
 
 def test_an_officers_page_reads_are_logged_too(client: TestClient) -> None:
