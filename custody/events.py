@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import cbor2
 
 from custody import _cose
+from custody._millis import from_millis, to_millis
 from custody.credit_code import parse_credit_code
 from custody.digital_id import parse_digital_id
 from custody.errors import CustodyError, EventMalformed, KeyOwnerMismatch
@@ -242,7 +243,7 @@ class CustodyEvent:
             "party": self.party,
             "dev": self.device,
             "ctr": self.counter,
-            "t": int(self.event_time.timestamp() * 1000),
+            "t": to_millis(self.event_time),
         }
         optional: dict[str, object] = {
             "parent": self.parent,
@@ -277,7 +278,7 @@ class CustodyEvent:
                 party=body["party"],
                 device=body["dev"],
                 counter=body["ctr"],
-                event_time=datetime.fromtimestamp(body["t"] / 1000, UTC),
+                event_time=from_millis(body["t"]),
                 parent=body.get("parent"),
                 counterparty=body.get("cp"),
                 read_point=body.get("rp"),
@@ -316,7 +317,7 @@ class CustodyEvent:
                 body["party"],
                 body["dev"],
                 body["ctr"],
-                _utc_ms(datetime.fromtimestamp(body["t"] / 1000, UTC)),
+                from_millis(body["t"]),
                 tuple(body["prev"]),
                 get("parent"),
                 get("cp"),
@@ -416,7 +417,7 @@ def verified_links(
     try:
         sign1 = _cose.parse_sign1(message)
         body = cbor2.loads(sign1.payload)
-        when = datetime.fromtimestamp(body["t"] / 1000, UTC)
+        when = from_millis(body["t"])
         party, device = body["party"], body["dev"]
         containers, prev = tuple(body["c"]), tuple(body["prev"])
     except (_cose.CoseStructureError, cbor2.CBORDecodeError, KeyError, TypeError, ValueError,
