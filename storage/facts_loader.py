@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from custody._collector import cycle_collection_paused
 from custody.errors import RecordInvalid, StorageError
 from custody.facts import CheckSettings, Facts
 from custody.history import histories, record_of
@@ -164,15 +165,10 @@ def _no_cycle_collection() -> Iterator[None]:
     the first collections after the load (three walks, 10 s after 1,000,000 events); one full
     collection here walks them once and leaves them where collections seldom look.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cycle_collection_paused():
         yield
-    finally:
-        if was_enabled:
-            if gc.get_count()[0] > _SWEEP_AT:
-                gc.collect()
-            gc.enable()
+    if gc.get_count()[0] > _SWEEP_AT:
+        gc.collect()
 
 
 def _aware(when: datetime | None, name: str) -> None:

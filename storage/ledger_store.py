@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from custody import _merkle
 from custody.errors import AlreadyRegistered, StorageError
 from custody.ports import AppendBatch, ChainFlag, LedgerState, StoredEntry
+from storage._sql import among
 from storage.engine import SQLITE_IMMEDIATE
 from storage.tables import (
     LedgerCheckpointRow,
@@ -51,7 +52,7 @@ _ENTRY_COLUMNS = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c
 
 #: Perfect subtrees narrower than this are not stored: rebuilt from at most 7 leaf hashes,
 #: they would otherwise cost more rows per append than the entries themselves.
-_STORED_WIDTH = 8
+_STORED_WIDTH = 16
 
 
 def _level(lo: int, hi: int) -> tuple[int, int]:
@@ -244,7 +245,8 @@ class _SqlWriter:
     def existing(self, event_ids: list[str]) -> dict[str, StoredEntry]:
         if not event_ids:
             return {}
-        rows = self._conn.execute(select(*_ENTRY_COLUMNS).where(_ENTRY.c.event_id.in_(event_ids)))
+        named = among(self._conn, _ENTRY.c.event_id, event_ids)
+        rows = self._conn.execute(select(*_ENTRY_COLUMNS).where(named))
         return {row.event_id: _stored(row) for row in rows}
 
     def heads(self, containers: list[str]) -> dict[str, bytes]:
@@ -254,7 +256,7 @@ class _SqlWriter:
             return {}
         latest = (
             select(_CONTAINER.c.container, func.max(_CONTAINER.c.idx).label("idx"))
-            .where(_CONTAINER.c.container.in_(containers))
+            .where(among(self._conn, _CONTAINER.c.container, containers))
             .group_by(_CONTAINER.c.container)
             .subquery()
         )

@@ -50,7 +50,9 @@ def _free_port() -> int:
 def _service(url: str, data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "CUSTODY_DATABASE_URL": url, "CUSTODY_DATA_DIR": str(data_dir),
            "CUSTODY_KEY_ENCRYPTION_KEY": KEK, "CUSTODY_LOG_ORIGIN": "custody.test/log",
-           "CUSTODY_MIGRATE_ON_START": "false", "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "CUSTODY_MIGRATE_ON_START": "false", "PYTHONPATH": str(ROOT),
+           # Durability is under test, not limits: a 429 would leave a batch out of order.
+           "CUSTODY_WRITE_RATE_PER_MINUTE": "1000000", "CUSTODY_WRITE_BURST": "100000"}  # fmt: skip
     proc = subprocess.Popen(  # noqa: S603  # our own interpreter and command
         [str(Path(sys.executable).parent / "custody"), "serve", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
