@@ -9,19 +9,21 @@ signed into the log.
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from custody import _merkle
+from custody._collector import cycle_collection_paused
 from custody.checkpoint import Checkpoint, open_note
 from custody.errors import CustodyError
 from custody.events import NO_PREVIOUS, verified_links
 from custody.ledger import read_entry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Sequence
 
     from custody.keys import VerifierKey
     from custody.ports import LedgerStore
@@ -33,16 +35,11 @@ __all__ = ["AuditReport", "Problem", "audit"]
 _CHUNK = 250
 
 
-class _Checked(NamedTuple):
-    """One stored entry after checking: what the main process needs, and nothing more."""
-
-    position: int
-    leaf: bytes
-    leaf_ok: bool
-    error: str = ""
-    digest: bytes = b""
-    containers: tuple[str, ...] = ()
-    prev: tuple[bytes, ...] = ()
+#: One stored entry after checking, as a plain tuple (it crosses between processes, and a
+#: named tuple costs three times as much to pickle): index, recomputed leaf hash, whether it
+#: matches the stored one, the error ("" when the signature verified), the event's hash, its
+#: containers and the predecessors it claims for them.
+_Checked = tuple[int, bytes, bool, str, bytes, tuple[str, ...], tuple[bytes, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +82,32 @@ def _check_chunk(chunk: Sequence[tuple[int, bytes, bytes]], bundle: TrustBundle)
             received_at, message = read_entry(entry)
             digest, containers, prev = verified_links(message, bundle, received_at)
         except CustodyError as exc:
-            out.append(_Checked(index, leaf, leaf == stored_leaf, f"{exc.code}: {exc.message}"))
+            error = f"{exc.code}: {exc.message}"
+            out.append((index, leaf, leaf == stored_leaf, error, b"", (), ()))
             continue
-        out.append(_Checked(index, leaf, leaf == stored_leaf, "", digest, containers, prev))
+        out.append((index, leaf, leaf == stored_leaf, "", digest, containers, prev))
     return out
 
 
-_worker_bundle: list[TrustBundle] = []  # set once per worker process by its initializer
+def _rows(store: LedgerStore, start: int, stop: int) -> list[tuple[int, bytes, bytes]]:
+    return [(e.index, e.entry, e.leaf_hash) for e in store.entries(start, stop)]
+
+
+class _Worker:
+    """What a worker process keeps between chunks (set by its initializer)."""
+
+    bundle: TrustBundle
 
 
 def _init_worker(bundle: TrustBundle) -> None:
-    _worker_bundle[:] = [bundle]
+    _Worker.bundle = bundle
+    # A worker lives for one audit and makes no cycles; a collection would walk the heap it
+    # inherited from its parent (and copy its pages, touching every reference count).
+    gc.disable()
 
 
 def _check_chunk_in_worker(chunk: Sequence[tuple[int, bytes, bytes]]) -> list[_Checked]:
-    return _check_chunk(chunk, _worker_bundle[0])
+    return _check_chunk(chunk, _Worker.bundle)
 
 
 def audit(
@@ -113,22 +121,29 @@ def audit(
 
     This process reads the entries in small chunks and hands each to a worker as soon as it
     is read, so reading overlaps with checking; it keeps only leaf hashes and chain links.
+    (Workers reading their own chunks was tried: it moved the reading, not the total.)
     """
+    with cycle_collection_paused():  # many objects, no cycles (see custody/_collector.py)
+        return _audit(store, log_key, bundle, workers)
+
+
+def _audit(
+    store: LedgerStore,
+    log_key: VerifierKey,
+    bundle: TrustBundle,
+    workers: int | None,
+) -> AuditReport:
     report = AuditReport()
     size = store.state().size
-
-    def chunks() -> Iterator[list[tuple[int, bytes, bytes]]]:
-        for start in range(0, size, _CHUNK):
-            stored = store.entries(start, min(size, start + _CHUNK))
-            yield [(e.index, e.entry, e.leaf_hash) for e in stored]
-
+    spans = [(start, min(size, start + _CHUNK)) for start in range(0, size, _CHUNK)]
     processes = workers or os.cpu_count() or 1
     if processes > 1 and size > _CHUNK:
         with ProcessPoolExecutor(processes, initializer=_init_worker, initargs=(bundle,)) as pool:
-            pending = [pool.submit(_check_chunk_in_worker, chunk) for chunk in chunks()]
+            pending = [pool.submit(_check_chunk_in_worker, _rows(store, *s)) for s in spans]
             leaves = _collect((r for f in pending for r in f.result()), size, report)
     else:
-        leaves = _collect((r for c in chunks() for r in _check_chunk(c, bundle)), size, report)
+        checked = (r for span in spans for r in _check_chunk(_rows(store, *span), bundle))
+        leaves = _collect(checked, size, report)
     _check_checkpoints(store, log_key, leaves, report)
     report.problems.sort(key=lambda p: p.index)
     return report
@@ -139,21 +154,21 @@ def _collect(checked: Iterable[_Checked], size: int, report: AuditReport) -> lis
     leaves: list[bytes] = []
     latest: dict[str, bytes] = {}
     seen: dict[str, set[bytes]] = {}
-    for item in checked:
-        while len(leaves) < item.position:  # a missing row: its leaf cannot be recomputed
+    for position, leaf, leaf_ok, error, digest, containers, prev in checked:
+        while len(leaves) < position:  # a missing row: its leaf cannot be recomputed
             report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
             leaves.append(b"\0" * 32)
-        if not item.leaf_ok:
+        if not leaf_ok:
             report.problems.append(
-                Problem(item.position, "leaf-mismatch", "entry bytes do not hash to the leaf")
+                Problem(position, "leaf-mismatch", "entry bytes do not hash to the leaf")
             )
-        leaves.append(item.leaf)
+        leaves.append(leaf)
         report.entries += 1
-        if item.error:
-            report.problems.append(Problem(item.position, "event-signature", item.error))
+        if error:
+            report.problems.append(Problem(position, "event-signature", error))
             continue
         report.signatures += 1
-        for container, claimed in zip(item.containers, item.prev, strict=True):
+        for container, claimed in zip(containers, prev, strict=True):
             heads = seen.setdefault(container, set())
             if claimed != latest.get(container, NO_PREVIOUS):
                 kind = (
@@ -161,9 +176,9 @@ def _collect(checked: Iterable[_Checked], size: int, report: AuditReport) -> lis
                     else "fork" if claimed in heads
                     else "unknown-predecessor"
                 )  # fmt: skip
-                report.forks.append(Problem(item.position, kind, container))
-            heads.add(item.digest)
-            latest[container] = item.digest
+                report.forks.append(Problem(position, kind, container))
+            heads.add(digest)
+            latest[container] = digest
     while len(leaves) < size:
         report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
         leaves.append(b"\0" * 32)
