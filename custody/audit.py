@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import gc
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from custody.events import NO_PREVIOUS, verified_links
 from custody.ledger import read_entry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from custody.keys import VerifierKey
     from custody.ports import LedgerStore
@@ -33,6 +34,8 @@ __all__ = ["AuditReport", "Problem", "audit"]
 
 # Small chunks keep both cores busy to the end: with a few large ones the last runs alone.
 _CHUNK = 250
+#: Chunks read ahead per worker: enough to keep them busy, and a large ledger never all in memory.
+_AHEAD = 16
 
 
 #: One stored entry after checking, as a plain tuple (it crosses between processes, and a
@@ -127,42 +130,74 @@ def audit(
         return _audit(store, log_key, bundle, workers)
 
 
-def _audit(
-    store: LedgerStore,
-    log_key: VerifierKey,
-    bundle: TrustBundle,
-    workers: int | None,
-) -> AuditReport:
+def _audit(store: LedgerStore, log_key: VerifierKey, bundle: TrustBundle,
+           workers: int | None) -> AuditReport:  # fmt: skip
     report = AuditReport()
     size = store.state().size
+    checkpoints = store.checkpoints()
+    # Roots are rebuilt as the leaves come in, so nothing but the verdicts is left at the end.
+    tree = _Tree({row_size for row_size, _, _ in checkpoints})
     spans = [(start, min(size, start + _CHUNK)) for start in range(0, size, _CHUNK)]
     processes = workers or os.cpu_count() or 1
     if processes > 1 and size > _CHUNK:
         with ProcessPoolExecutor(processes, initializer=_init_worker, initargs=(bundle,)) as pool:
-            pending = [pool.submit(_check_chunk_in_worker, _rows(store, *s)) for s in spans]
-            leaves = _collect((r for f in pending for r in f.result()), size, report)
+            _collect(_in_pool(pool, store, spans, ahead=_AHEAD * processes), size, tree, report)
     else:
         checked = (r for span in spans for r in _check_chunk(_rows(store, *span), bundle))
-        leaves = _collect(checked, size, report)
-    _check_checkpoints(store, log_key, leaves, report)
+        _collect(checked, size, tree, report)
+    _check_checkpoints(checkpoints, log_key, tree, report)
     report.problems.sort(key=lambda p: p.index)
     return report
 
 
-def _collect(checked: Iterable[_Checked], size: int, report: AuditReport) -> list[bytes]:
+def _in_pool(
+    pool: ProcessPoolExecutor, store: LedgerStore, spans: list[tuple[int, int]], *, ahead: int
+) -> Iterator[_Checked]:
+    """The checked entries in order, at most ``ahead`` chunks read and not yet taken back.
+
+    Reading, verifying and collecting overlap, and a large ledger is never all in memory.
+    """
+    window: deque[Future[list[_Checked]]] = deque()
+    for span in spans:
+        window.append(pool.submit(_check_chunk_in_worker, _rows(store, *span)))
+        if len(window) > ahead:
+            yield from window.popleft().result()
+    while window:
+        yield from window.popleft().result()
+
+
+class _Tree:
+    """The log rebuilt leaf by leaf, keeping its roots at the sizes the checkpoints name."""
+
+    def __init__(self, sizes: set[int]) -> None:
+        self.size = 0
+        self.roots: dict[int, bytes] = {}
+        self._sizes = sizes
+        self._range = _merkle.CompactRange()
+
+    def append(self, leaf: bytes) -> None:
+        self._range.append(leaf)
+        self.size += 1
+        if self.size in self._sizes:
+            self.roots[self.size] = self._range.root()
+
+
+_UNKNOWN_LEAF = b"\0" * 32  # stands in for a missing row: its leaf cannot be recomputed
+
+
+def _collect(checked: Iterable[_Checked], size: int, tree: _Tree, report: AuditReport) -> None:
     """Take the checked entries in index order: note gaps, bad leaves, bad signatures, forks."""
-    leaves: list[bytes] = []
     latest: dict[str, bytes] = {}
     seen: dict[str, set[bytes]] = {}
     for position, leaf, leaf_ok, error, digest, containers, prev in checked:
-        while len(leaves) < position:  # a missing row: its leaf cannot be recomputed
-            report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
-            leaves.append(b"\0" * 32)
+        while tree.size < position:
+            report.problems.append(Problem(tree.size, "entry-missing", "no entry stored"))
+            tree.append(_UNKNOWN_LEAF)
         if not leaf_ok:
             report.problems.append(
                 Problem(position, "leaf-mismatch", "entry bytes do not hash to the leaf")
             )
-        leaves.append(leaf)
+        tree.append(leaf)
         report.entries += 1
         if error:
             report.problems.append(Problem(position, "event-signature", error))
@@ -179,19 +214,20 @@ def _collect(checked: Iterable[_Checked], size: int, report: AuditReport) -> lis
                 report.forks.append(Problem(position, kind, container))
             heads.add(digest)
             latest[container] = digest
-    while len(leaves) < size:
-        report.problems.append(Problem(len(leaves), "entry-missing", "no entry stored"))
-        leaves.append(b"\0" * 32)
+    while tree.size < size:
+        report.problems.append(Problem(tree.size, "entry-missing", "no entry stored"))
+        tree.append(_UNKNOWN_LEAF)
     report.containers = len(latest)
-    return leaves
 
 
 def _check_checkpoints(
-    store: LedgerStore, log_key: VerifierKey, leaves: list[bytes], report: AuditReport
+    checkpoints: Sequence[tuple[int, bytes, bytes]],
+    log_key: VerifierKey,
+    tree: _Tree,
+    report: AuditReport,
 ) -> None:
-    roots = _prefix_roots(leaves, [size for size, _, _ in store.checkpoints()])
     previous_ok = 0
-    for size, _, note in store.checkpoints():
+    for size, _, note in checkpoints:
         report.checkpoints += 1
         try:
             body, _ = open_note(note, [log_key])
@@ -199,11 +235,11 @@ def _check_checkpoints(
         except CustodyError as exc:
             report.problems.append(Problem(previous_ok, "checkpoint-signature", exc.message))
             continue
-        if point.size != size or point.size > len(leaves):
+        if point.size != size or point.size > tree.size:
             report.problems.append(
                 Problem(previous_ok, "checkpoint-size", f"checkpoint says {point.size}, row {size}")
             )
-        elif roots[point.size] != point.root:
+        elif tree.roots.get(point.size) != point.root:
             report.problems.append(
                 Problem(
                     previous_ok,
@@ -213,14 +249,3 @@ def _check_checkpoints(
             )
         else:
             previous_ok = size
-
-
-def _prefix_roots(leaves: list[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
-    wanted = set(sizes)
-    roots: dict[int, bytes] = {}
-    compact = _merkle.CompactRange()
-    for leaf in leaves:
-        compact.append(leaf)
-        if compact.size in wanted:
-            roots[compact.size] = compact.root()
-    return roots

@@ -98,6 +98,26 @@ def test_deleted_row_is_reported_missing(sql_ledger_store: SqlLedgerStore) -> No
     assert any(p.kind == "entry-missing" and p.index == 4 for p in report.problems)
 
 
+def test_workers_reading_ahead_report_what_one_process_reports(
+    sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custody.audit  # noqa: PLC0415
+
+    _history(sql_ledger_store)
+    _sql(sql_ledger_store, "DELETE FROM ledger_entry WHERE idx = 4")
+    entry = sql_ledger_store.entry(9)
+    assert entry is not None
+    _sql(sql_ledger_store, "UPDATE ledger_entry SET entry = :e WHERE idx = 9",
+         e=entry.entry[:-1] + bytes([entry.entry[-1] ^ 1]))  # fmt: skip
+    alone = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=1)
+    monkeypatch.setattr(custody.audit, "_CHUNK", 2)  # six chunks,
+    monkeypatch.setattr(custody.audit, "_AHEAD", 1)  # at most two read ahead
+    pooled = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=2)
+    assert pooled == alone
+    assert {(p.index, p.kind) for p in pooled.problems} >= {(4, "entry-missing"),
+                                                            (9, "leaf-mismatch")}  # fmt: skip
+
+
 def test_reordered_rows_are_caught(sql_ledger_store: SqlLedgerStore) -> None:
     _history(sql_ledger_store)
     a, b = sql_ledger_store.entry(2), sql_ledger_store.entry(3)
