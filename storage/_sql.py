@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import any_, literal
+from sqlalchemy import any_, bindparam, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -30,7 +30,8 @@ def among(
     """
     if conn.dialect.name == "postgresql":
         return column == any_(literal(list(values), ARRAY(column.type)))
-    return column.in_(values)
+    # One expanding parameter: a plain list is coerced value by value (1 µs a key here).
+    return column.in_(bindparam(None, list(values), expanding=True))
 
 
 def commit_insert(session: Session, row: SQLModel, key: object, identity: str) -> None:
