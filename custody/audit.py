@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditReport", "Problem", "audit"]
 
-# Small chunks keep both cores busy to the end: with a few large ones the last runs alone.
+#: Entries per chunk: small, so the last one runs alone only briefly (250 to 2,000 measured
+#: the same throughput: a task's fixed cost is small next to 250 signatures).
 _CHUNK = 250
 #: Chunks read ahead per worker: enough to keep them busy, and a large ledger never all in memory.
 _AHEAD = 16
@@ -92,10 +93,6 @@ def _check_chunk(chunk: Sequence[tuple[int, bytes, bytes]], bundle: TrustBundle)
     return out
 
 
-def _rows(store: LedgerStore, start: int, stop: int) -> list[tuple[int, bytes, bytes]]:
-    return [(e.index, e.entry, e.leaf_hash) for e in store.entries(start, stop)]
-
-
 class _Worker:
     """What a worker process keeps between chunks (set by its initializer)."""
 
@@ -143,7 +140,7 @@ def _audit(store: LedgerStore, log_key: VerifierKey, bundle: TrustBundle,
         with ProcessPoolExecutor(processes, initializer=_init_worker, initargs=(bundle,)) as pool:
             _collect(_in_pool(pool, store, spans, ahead=_AHEAD * processes), size, tree, report)
     else:
-        checked = (r for span in spans for r in _check_chunk(_rows(store, *span), bundle))
+        checked = (r for span in spans for r in _check_chunk(store.leaf_data(*span), bundle))
         _collect(checked, size, tree, report)
     _check_checkpoints(checkpoints, log_key, tree, report)
     report.problems.sort(key=lambda p: p.index)
@@ -159,7 +156,7 @@ def _in_pool(
     """
     window: deque[Future[list[_Checked]]] = deque()
     for span in spans:
-        window.append(pool.submit(_check_chunk_in_worker, _rows(store, *span)))
+        window.append(pool.submit(_check_chunk_in_worker, store.leaf_data(*span)))
         if len(window) > ahead:
             yield from window.popleft().result()
     while window:

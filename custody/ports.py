@@ -334,6 +334,13 @@ class LedgerStore(Protocol):
         """Entries ``start..stop-1`` in order."""
         ...
 
+    def leaf_data(self, start: int, stop: int) -> list[tuple[int, bytes, bytes]]:
+        """``(index, entry bytes, stored leaf hash)`` of entries ``start..stop-1``, in order.
+
+        What the audit reads of every row, and nothing else: half the cost of :meth:`entries`.
+        """
+        ...
+
     def by_event_ids(self, event_ids: list[str]) -> dict[str, StoredEntry]:
         """The entries holding these event ids (those present)."""
         ...

@@ -143,6 +143,13 @@ class SqlLedgerStore:
         return [StoredEntry(idx, event_id, bytes(event_hash), bytes(entry), bytes(leaf))
                 for idx, event_id, event_hash, entry, leaf in self._read(query)]  # fmt: skip
 
+    def leaf_data(self, start: int, stop: int) -> list[tuple[int, bytes, bytes]]:
+        e = _ENTRY.c
+        query = (
+            select(e.idx, e.entry, e.leaf_hash).where(e.idx >= start, e.idx < stop).order_by(e.idx)
+        )
+        return [(idx, bytes(entry), bytes(leaf)) for idx, entry, leaf in self._read(query)]
+
     def by_event_ids(self, event_ids: list[str]) -> dict[str, StoredEntry]:
         if not event_ids:
             return {}

@@ -69,6 +69,17 @@ def test_checkpoints_are_consistent_with_each_other(ledger_store: LedgerStore) -
     )
 
 
+def test_leaf_data_is_each_entry_and_its_leaf_in_order(ledger_store: LedgerStore) -> None:
+    ledger = Ledger(ledger_store, LOG_KEY, ORIGIN)
+    gen = Scanner(GENERATOR_CODE)
+    ledger.append([gen.scan(Step.COMMISSIONING, drum(n)) for n in range(1, 6)])
+    assert ledger_store.leaf_data(1, 4) == [
+        (e.index, e.entry, e.leaf_hash) for e in ledger_store.entries(1, 4)
+    ]
+    assert [i for i, _, _ in ledger_store.leaf_data(0, 9)] == [0, 1, 2, 3, 4]
+    assert all(_merkle.leaf_hash(entry) == leaf for _, entry, leaf in ledger_store.leaf_data(0, 5))
+
+
 def test_replayed_event_gets_its_original_receipt_not_a_second_entry(
     ledger_store: LedgerStore,
 ) -> None:
