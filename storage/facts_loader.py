@@ -36,7 +36,13 @@ from storage.engine import make_engine
 from storage.ledger_store import SqlLedgerStore
 from storage.manifest_store import SqlManifestStore
 from storage.registry_store import SqlRegistryStore
-from storage.tables import LedgerContainerRow, LedgerEntryRow, LedgerStateRow, metadata
+from storage.tables import (
+    ContainerRow,
+    LedgerContainerRow,
+    LedgerEntryRow,
+    LedgerStateRow,
+    metadata,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator
@@ -47,7 +53,7 @@ if TYPE_CHECKING:
     from custody.history import ContainerHistory, Record
     from custody.parties import OperatingLicence, TransportPermit
 
-__all__ = ["CHUNK", "load_facts", "load_records"]
+__all__ = ["CHUNK", "load_facts", "load_party_facts", "load_records"]
 
 #: Ledger entries read per query.
 CHUNK = 10_000
@@ -55,6 +61,7 @@ CHUNK = 10_000
 _ENTRY = metadata.tables[LedgerEntryRow.__tablename__]
 _CONTAINER = metadata.tables[LedgerContainerRow.__tablename__]
 _STATE = metadata.tables[LedgerStateRow.__tablename__]
+_REGISTERED = metadata.tables[ContainerRow.__tablename__]
 
 
 def _named(record: Record) -> tuple[str, ...]:
@@ -199,6 +206,57 @@ def load_facts(  # noqa: PLR0913  # the snapshot's time, settings and three inde
         return _load(engine, as_of, settings, since, until, containers, workers)
 
 
+def load_party_facts(
+    engine: Engine, party: str, *, as_of: datetime, since: datetime | None = None
+) -> Facts:
+    """What a party's mass balance reads: its containers' histories, not the whole ledger.
+
+    Its containers are those it generated (the container table's generator index) and those
+    its devices scanned: a device's key is named ``OWNER/device/N`` and the ledger keeps the
+    device of every entry, so the party's own entries are one range of the (device, counter)
+    index. The containers named beside them in the same events come too, whole, so a weighed
+    event's mass is shared out as over the whole ledger. ``since`` as in :func:`load_facts`.
+    Manifests are left out: the balance does not read them, and reading them all cost more
+    than the rest for a generator of 200 containers.
+    """
+    _aware(as_of, "as_of")
+    _aware(since, "since")
+    with _no_cycle_collection():
+        scanned = [record_of(e) for e in _entries_by_devices_of(engine, party)]
+        own = _generated_by(engine, party) | {c for r in scanned for c in _named(r)}
+        records = load_records(engine, own)
+        beside = {c for r in records for c in _named(r)} - own
+        if beside:
+            seen = {r.index for r in records}
+            records += [r for r in load_records(engine, beside) if r.index not in seen]
+            records.sort(key=lambda r: r.index)
+        return _snapshot(engine, records, own | beside, as_of, None, since, None,
+                         manifests=False)  # fmt: skip
+
+
+def _entries_by_devices_of(engine: Engine, party: str) -> list[StoredEntry]:
+    """The committed entries made by the party's devices (keys named ``OWNER/device/N``)."""
+    entry = _ENTRY.c
+    size = select(_STATE.c.size).where(_STATE.c.id == 1).scalar_subquery()
+    # "0" is the character after "/": the range is every device name starting "OWNER/".
+    query = select(entry.idx, entry.event_id, entry.event_hash, entry.entry, entry.leaf_hash).where(
+        entry.device >= f"{party}/", entry.device < f"{party}0", entry.idx < size
+    )
+    try:
+        with engine.connect() as conn:
+            return [StoredEntry(idx, event_id, bytes(event_hash), bytes(data), bytes(leaf))
+                    for idx, event_id, event_hash, data, leaf in conn.execute(query)]  # fmt: skip
+    except SQLAlchemyError as exc:
+        raise StorageError(f"reading the ledger failed: {exc.__class__.__name__}",
+                           zh="读取账本失败") from exc  # fmt: skip
+
+
+def _generated_by(engine: Engine, party: str) -> set[str]:
+    made = _REGISTERED.c
+    with engine.connect() as conn:
+        return set(conn.execute(select(made.digital_id).where(made.generator == party)).scalars())
+
+
 def _load(  # noqa: PLR0913, PLR0917  # load_facts's arguments, passed on
     engine: Engine,
     as_of: datetime,
@@ -210,6 +268,20 @@ def _load(  # noqa: PLR0913, PLR0917  # load_facts's arguments, passed on
 ) -> Facts:
     records = load_records(engine, containers, workers=workers)
     keep: set[str] | None = None if containers is None else set(containers)
+    return _snapshot(engine, records, keep, as_of, settings, since, until)
+
+
+def _snapshot(  # noqa: PLR0913, PLR0917  # the records, what to keep of them, load_facts's filters
+    engine: Engine,
+    records: list[Record],
+    keep: set[str] | None,
+    as_of: datetime,
+    settings: CheckSettings | None,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    manifests: bool = True,
+) -> Facts:
     if since is not None or until is not None:
         touched = _in_window(records, since, until)
         keep = touched if keep is None else keep & touched
@@ -234,6 +306,8 @@ def _load(  # noqa: PLR0913, PLR0917  # load_facts's arguments, passed on
             licences={holder: tuple(found) for holder, found in licences.items()},
             vehicles={v.plate: v for v in registry.list_vehicles()},
             checkpoints={c.checkpoint_id: c for c in registry.list_checkpoints()},
-            manifests={m.number: m for m in SqlManifestStore(session).list_manifests()},
+            manifests={m.number: m for m in SqlManifestStore(session).list_manifests()}
+            if manifests
+            else {},
             settings=settings or CheckSettings(),
         )

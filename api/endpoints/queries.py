@@ -43,7 +43,7 @@ from custody.plates import parse_plate
 from custody.rules.mass import monthly_balance
 from routes.trips import track_from, trip_windows
 from storage.alert_store import SqlAlertStore
-from storage.facts_loader import load_facts, load_records
+from storage.facts_loader import load_party_facts, load_records
 from storage.manifest_store import SqlManifestStore
 from storage.registry_store import SqlRegistryStore
 from storage.sighting_store import SqlSightingStore
@@ -239,16 +239,16 @@ def party_balance(
     """单位月度重量平衡 · A party's monthly mass balance, as generator and as disposer.
 
     The rows of ``custody.rules.mass.monthly_balance`` for the party over the last ``months``
-    months of China's calendar, this month included. The loader cannot select a party's
-    containers (nothing indexes the ledger by party), so the **whole ledger is decoded**; only
-    the histories of containers with an event since the first month's start are kept (each
-    whole). A container with no event at all in the window is therefore not counted.
+    months of China's calendar, this month included, computed on the party's containers only
+    (``storage.facts_loader.load_party_facts``: those it generated or scanned, and those named
+    beside them), each history whole. A container with no event at all in the window is not
+    counted.
     """
     party = registry.party(credit_code)  # 422 for a bad code, 404 when not registered
     ensure_party(principal, party.credit_code)  # a party its own, an officer their districts
     now = _now()
     start = _months_back(now, months)
-    facts = load_facts(_engine(request), as_of=now, since=start)
+    facts = load_party_facts(_engine(request), party.credit_code, as_of=now, since=start)
     first = f"{start:%Y-%m}"
     rows = [r for r in monthly_balance(facts)
             if r.party == party.credit_code and r.month >= first]  # fmt: skip

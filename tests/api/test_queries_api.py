@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlmodel import Session
 
 from api.app import create_app
 from api.endpoints import queries
 from api.schemas.queries import TrackPublic
 from api.settings import Settings
 from custody.alerts import Alert, Alerts, Severity
+from custody.containers import Container, ContainerType, NewContainer, PhysicalForm
+from custody.digital_id import DigitalId
 from custody.events import Mass, MassSource, Step
 from custody.sightings import PlateRead
 from custody.tracks import GpsFix
 from routes.model import Fix
 from storage.alert_store import SqlAlertStore
+from storage.container_store import SqlContainerStore
 from storage.sighting_store import SqlSightingStore
 from storage.track_store import SqlTrackStore
 from tests.api.test_alerts_api import problem
@@ -282,6 +286,29 @@ def test_a_generators_balance_after_weighed_receipts(
     post(client, disposer.scan(Step.STORING, drum(1), minutes=28 * 24 * 60))
     assert client.get(f"/parties/{GENERATOR_CODE}/balance", params={"months": 1}).json()[
         "rows"] == []  # fmt: skip
+
+
+def test_a_load_weighed_with_another_generators_drum_is_shared_by_declared_mass(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The balance reads only the party's containers, and those named beside them: the
+    # weighed load is split 150 : 50 by declared mass, as over the whole ledger.
+    monkeypatch.setattr(queries, "_now", lambda: datetime(2026, 4, 15, tzinfo=UTC))
+    neighbour = {"credit_code": UNREGISTERED, "name": "邻厂", "roles": ["generator"]}
+    assert client.post("/parties", json=neighbour).status_code == 201
+    theirs = DigitalId(UNREGISTERED, "900-249-08", date(2026, 3, 5), 1)
+    with Session(engine_of(client)) as session:
+        facts = NewContainer(UNREGISTERED, "900-249-08", date(2026, 3, 5), PhysicalForm.LIQUID,
+                             ContainerType.DRUM, 200, 50_000)  # fmt: skip
+        SqlContainerStore(session).insert_container(Container(theirs, "2021", facts))
+    gen, truck = Scanner(GENERATOR_CODE), Scanner(TRANSPORTER_CODE)
+    post(client, gen.scan(Step.COMMISSIONING, drum(1)))
+    truck.follow(gen)
+    post(client, truck.scan(Step.LOADING, drum(1), theirs.text, minutes=30, vehicle=PLATE,
+                            counterparty=GENERATOR_CODE,
+                            mass=Mass(180_000, MassSource.WEIGHBRIDGE)))  # fmt: skip
+    rows = client.get(f"/parties/{GENERATOR_CODE}/balance", params={"months": 2}).json()["rows"]
+    assert [(r["declared_kg"], r["moved_kg"]) for r in rows] == [(150.0, 135.0)]
 
 
 def test_an_unregistered_party_is_a_404_problem(client: TestClient) -> None:
