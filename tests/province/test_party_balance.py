@@ -16,7 +16,6 @@ from storage.migrate import upgrade
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from sqlalchemy.engine import Engine
 
