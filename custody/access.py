@@ -159,6 +159,18 @@ class Principal:
         reach = self.reach
         return reach is None or reach.covers(credit_code)
 
+    def covers_division(self, division: str) -> bool:
+        """Whether a place in this GB/T 2260 division is in the account's jurisdiction.
+
+        An administrator's always; an officer's when one of their districts is a prefix of it
+        (an unknown division, empty, is every officer's); no one else's.
+        """
+        if self.sees_all:
+            return True
+        if not self.role.is_officer:
+            return False
+        return not division or any(division.startswith(d) for d in self.districts)
+
     def covers_any(self, parties: Iterable[str]) -> bool:
         """Whether any of these parties is in reach (what names them may be shown)."""
         return self.sees_all or any(self.covers_party(p) for p in parties)

@@ -57,6 +57,9 @@ class DisposalMethod(enum.StrEnum):
     COLLECTION = "collection"  # 收集（收集经营许可证）
 
 
+_DIVISION_DIGITS = 6
+
+
 class CheckpointKind(enum.StrEnum):
     """What stands at a checkpoint."""
 
@@ -277,8 +280,20 @@ class Checkpoint:
     location: WGS84Point
     road: str = ""
     given: GivenPoint | None = None
+    #: The GB/T 2260 code (six digits) of the county or district it stands in: whose officers
+    #: read its plate reads. Empty when not given: then every officer reads them.
+    division: str = ""
 
     def __post_init__(self) -> None:
+        division = self.division.strip()
+        if division and not (len(division) == _DIVISION_DIGITS and division.isascii()
+                             and division.isdigit()):  # fmt: skip
+            raise RecordInvalid(
+                f"division {self.division!r} must be a six-digit GB/T 2260 code",
+                zh=f"行政区划代码“{self.division}”须为六位数字（GB/T 2260）",
+                field="division",
+            )
+        object.__setattr__(self, "division", division)
         ident = self.checkpoint_id.strip()
         if not ident or len(ident) > 64 or not all(c.isalnum() or c in "-_." for c in ident):
             raise RecordInvalid(

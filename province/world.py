@@ -114,6 +114,10 @@ class World:
         return [t for t in self.trucks if t.operator == transporter]
 
 
+#: The demo's gates stand where its companies are registered: Chengdu (GB/T 2260 510100).
+_GATE_DIVISION = "510100"
+
+
 def make_credit_code(rng: random.Random, division: str = "510100") -> str:
     """A valid unified social credit code of a company in ``division`` (GB 32100, GB 11714)."""
     body = "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(8))
@@ -278,9 +282,9 @@ def _place_checkpoints(world: World, rng: random.Random, core: set[int], count: 
         road = " ".join(p for p in (data.get("ref") or "", data.get("name") or "") if p)
         ident = f"SC-ANPR-{n:02d}"
         name = f"{road or '道路'}卡口{n}"
-        world.checkpoints.append(
-            Checkpoint(ident, name, CheckpointKind.ANPR_GATE, WGS84Point(lat, lon), road)
-        )
+        gate = Checkpoint(ident, name, CheckpointKind.ANPR_GATE, WGS84Point(lat, lon), road,
+                          division=_GATE_DIVISION)  # fmt: skip
+        world.checkpoints.append(gate)
         world.snapped.append(snap(network, ident, name, "anpr_gate", lon, lat, max_m=5.0))
 
 

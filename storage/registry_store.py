@@ -162,6 +162,7 @@ class SqlRegistryStore:
                 source_lat=checkpoint.source.lat,
                 source_lon=checkpoint.source.lon,
                 road=checkpoint.road,
+                division=checkpoint.division,
             ),
             checkpoint.checkpoint_id,
             f"checkpoint {checkpoint.checkpoint_id}",
@@ -236,4 +237,5 @@ def _checkpoint(row: CheckpointRow) -> Checkpoint:
         location=WGS84Point(row.lat, row.lon),
         road=row.road,
         given=GivenPoint(row.source_crs, row.source_lat, row.source_lon),
+        division=row.division,
     )

@@ -13,7 +13,7 @@ from custody.sightings import PlateRead, ReadSource
 from storage.tables import PlateReadRow
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
     from datetime import datetime
 
     from sqlalchemy import Select
@@ -70,12 +70,16 @@ class SqlSightingStore:
         until: datetime | None = None,
         limit: int = 100,
         after: int | None = None,
+        hidden: Collection[str] = (),
     ) -> list[tuple[int, PlateRead]]:
         """Reads in the order of :meth:`reads`, a page after the row id ``after``, with ids.
 
         Keyset paging on (seen_at, id): the cursor is the last row's id, looked up here.
+        ``hidden``: checkpoints whose reads are left out (outside the reader's jurisdiction).
         """
         query = _filtered(plate, checkpoint, since, until).limit(limit)
+        if hidden:
+            query = query.where(_READ.c.checkpoint.not_in(sorted(hidden)))
         try:
             with self._engine.connect() as conn:
                 if after is not None:

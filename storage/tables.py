@@ -128,6 +128,7 @@ class CheckpointRow(SQLModel, table=True):
     source_lat: float
     source_lon: float
     road: str = Field(default="", max_length=200)
+    division: str = Field(default="", max_length=6)  # GB/T 2260; "" when not given
     recorded_at: datetime = Field(default_factory=_now)
 
 

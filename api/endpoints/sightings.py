@@ -99,7 +99,8 @@ class PlateReadPage(BaseModel):
 @router.get("/plate-reads", responses={422: {"description": "Bad filter (problem details)"}})
 def list_plate_reads(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     store: StoreDep,
-    _: WatcherDep,
+    registry: RegistryDep,
+    principal: WatcherDep,
     plate: Annotated[str | None, Query()] = None,
     checkpoint: Annotated[str | None, Query()] = None,
     since: Annotated[Instant | None, Query()] = None,
@@ -109,7 +110,14 @@ def list_plate_reads(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter 
         str | None, Query(max_length=20, pattern=r"^\d+$", description="`next` of the page before.")
     ] = None,
 ) -> PlateReadPage:
-    """Reads by plate, checkpoint and time window, oldest first, a page at a time."""
+    """Reads by plate, checkpoint and time window, oldest first, a page at a time.
+
+    An officer reads those of checkpoints in their districts, and of checkpoints registered
+    without a division (``Checkpoint.division``); an administrator all of them.
+    """
+    hidden = [] if principal.sees_all else [
+        c.checkpoint_id for c in registry.checkpoints() if not principal.covers_division(c.division)
+    ]  # fmt: skip
     found = store.page(
         plate=parse_plate(plate).text if plate else None,
         checkpoint=checkpoint,
@@ -117,6 +125,7 @@ def list_plate_reads(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter 
         until=until,
         limit=limit + 1,  # one more: is there a next page?
         after=int(cursor) if cursor else None,
+        hidden=hidden,
     )
     page = found[:limit]
     more = len(found) > limit

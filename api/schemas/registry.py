@@ -196,6 +196,14 @@ class _CheckpointFields(_Body):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     road: str = ""
+    division: str = Field(
+        default="",
+        max_length=6,
+        description="所在县级行政区划代码（GB/T 2260，六位），决定哪些辖区的民警可查看其"
+        "车牌识别记录；为空则所有民警可查看。 The county or district it stands in: whose "
+        "officers read its plate reads (every officer's when empty).",
+        examples=["510112"],
+    )
 
 
 class CheckpointCreate(_CheckpointFields):
@@ -224,6 +232,7 @@ class CheckpointCreate(_CheckpointFields):
             location=point.location,
             road=self.road,
             given=point.given,
+            division=self.division,
         )
 
 
@@ -244,6 +253,7 @@ class CheckpointPublic(_CheckpointFields):
             lat=checkpoint.location.lat,
             lon=checkpoint.location.lon,
             road=checkpoint.road,
+            division=checkpoint.division,
             source_crs=checkpoint.source.crs,
             source_lat=checkpoint.source.lat,
             source_lon=checkpoint.source.lon,

@@ -265,6 +265,34 @@ def test_an_officer_outside_the_jurisdiction_gets_nothing(client: TestClient) ->
     assert inside.status_code == 200
 
 
+def test_officers_read_the_plate_reads_of_their_districts_checkpoints(
+    client: TestClient,
+) -> None:
+    gates = {"CD-1": "510112", "MY-1": "510703", "OLD-1": ""}  # Chengdu, Mianyang, not given
+    for n, (gate, division) in enumerate(gates.items()):
+        body = {"checkpoint_id": gate, "name": f"卡口{n}", "kind": "anpr_gate",
+                "lat": 30.6 + n, "lon": 104.0, "division": division}  # fmt: skip
+        keeper = as_(client, MIANYANG)  # transport officers keep the checkpoints
+        assert client.post("/checkpoints", json=body, headers=keeper).status_code == 201
+    reads = [{"checkpoint": gate, "plate": PLATE, "seen_at": f"2026-03-02T0{n}:00:00+08:00",
+              "confidence": 0.9} for n, gate in enumerate(gates)]  # fmt: skip
+    sent = client.post("/plate-reads", json={"reads": reads}, headers=as_(client, GATE))
+    assert sent.status_code == 201
+
+    def seen(who: Principal | None, **query: str) -> list[str]:
+        headers = as_(client, who) if who else {}
+        page = client.get("/plate-reads", params={"plate": PLATE, **query}, headers=headers)
+        assert page.status_code == 200, page.text
+        return [r["checkpoint"] for r in page.json()["items"]]
+
+    assert seen(None) == ["CD-1", "MY-1", "OLD-1"]  # the administrator
+    assert seen(CHENGDU) == ["CD-1", "OLD-1"]
+    assert seen(MIANYANG) == ["MY-1", "OLD-1"]
+    assert seen(CHENGDU, checkpoint="MY-1") == []
+    listed = client.get("/checkpoints").json()
+    assert {c["checkpoint_id"]: c["division"] for c in listed} == gates
+
+
 def test_reads_by_officers_appear_in_the_read_log(client: TestClient) -> None:
     officer = as_(client, CHENGDU)
     alert_id = chengdu_alert(client)

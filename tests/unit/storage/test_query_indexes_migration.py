@@ -58,7 +58,7 @@ def test_rows_stored_before_0007_are_found_by_plate_and_by_area(tmp_path: Path) 
                       _alert_row(3, [], {"layers": stop})])  # fmt: skip
     engine.dispose()
 
-    assert upgrade(url) == "0007"
+    assert upgrade(url, "0007") == "0007"
     engine = make_engine(url)
     manifests = SqlManifestStore(engine)
     assert [m.number for m in manifests.manifests_for_vehicle("川A12345")] == ["2026000000001"]
