@@ -119,19 +119,23 @@ def audit(
 ) -> AuditReport:
     """Check everything; ``workers`` processes verify signatures (default: every core).
 
-    This process reads the entries in small chunks and hands each to a worker as soon as it
-    is read, so reading overlaps with checking; it keeps only leaf hashes and chain links.
-    (Workers reading their own chunks was tried: it moved the reading, not the total.)
+    This process reads the entries in small chunks and hands each to a worker, a bounded
+    number ahead, so reading overlaps with checking; it keeps only the chains' heads and the
+    roots the checkpoints name. (Workers reading their own chunks was tried: it moved the
+    reading, not the total.)
     """
     with cycle_collection_paused():  # many objects, no cycles (see custody/_collector.py)
         return _audit(store, log_key, bundle, workers)
 
 
-def _audit(store: LedgerStore, log_key: VerifierKey, bundle: TrustBundle,
-           workers: int | None) -> AuditReport:  # fmt: skip
+def _audit(
+    store: LedgerStore, log_key: VerifierKey, bundle: TrustBundle, workers: int | None
+) -> AuditReport:
     report = AuditReport()
-    size = store.state().size
+    # Checkpoints before the size: an append writes its checkpoint and the state together, so
+    # every checkpoint read here lies within the size read next, appends running or not.
     checkpoints = store.checkpoints()
+    size = store.state().size
     # Roots are rebuilt as the leaves come in, so nothing but the verdicts is left at the end.
     tree = _Tree({row_size for row_size, _, _ in checkpoints})
     spans = [(start, min(size, start + _CHUNK)) for start in range(0, size, _CHUNK)]
