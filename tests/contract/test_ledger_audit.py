@@ -118,6 +118,24 @@ def test_workers_reading_ahead_report_what_one_process_reports(
                                                             (9, "leaf-mismatch")}  # fmt: skip
 
 
+def test_an_append_during_the_audit_is_not_a_problem(sql_ledger_store: SqlLedgerStore) -> None:
+    ledger = _history(sql_ledger_store)
+    late = Scanner(GENERATOR_CODE)
+    late.counter = 1000  # past the history's own scans
+
+    class AppendedMeanwhile:  # another writer appends just as the audit starts reading
+        def __getattr__(self, name: str) -> object:
+            return getattr(sql_ledger_store, name)
+
+        def checkpoints(self) -> list[tuple[int, bytes, bytes]]:
+            ledger.append([late.scan(Step.COMMISSIONING, drum(7), minutes=2000)])
+            return sql_ledger_store.checkpoints()
+
+    report = audit(AppendedMeanwhile(), LOG_KEY.record.verifier_key, TRUST, workers=1)  # type: ignore[arg-type]
+    assert report.ok, report.problems
+    assert (report.entries, report.checkpoints) == (13, 7)
+
+
 def test_reordered_rows_are_caught(sql_ledger_store: SqlLedgerStore) -> None:
     _history(sql_ledger_store)
     a, b = sql_ledger_store.entry(2), sql_ledger_store.entry(3)
