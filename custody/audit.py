@@ -35,8 +35,9 @@ __all__ = ["AuditReport", "Problem", "audit"]
 #: Entries per chunk: small, so the last one runs alone only briefly (250 to 2,000 measured
 #: the same throughput: a task's fixed cost is small next to 250 signatures).
 _CHUNK = 250
-#: Chunks read ahead per worker: enough to keep them busy, and a large ledger never all in memory.
-_AHEAD = 16
+#: Chunks waiting per worker process: enough to keep it busy, few enough that it does not
+#: still have a backlog when this process has checked the last chunk.
+_QUEUED = 2
 
 
 #: One stored entry after checking, as a plain tuple (it crosses between processes, and a
@@ -141,8 +142,10 @@ def _audit(
     spans = [(start, min(size, start + _CHUNK)) for start in range(0, size, _CHUNK)]
     processes = workers or os.cpu_count() or 1
     if processes > 1 and size > _CHUNK:
-        with ProcessPoolExecutor(processes, initializer=_init_worker, initargs=(bundle,)) as pool:
-            _collect(_in_pool(pool, store, spans, ahead=_AHEAD * processes), size, tree, report)
+        helpers = processes - 1  # this process verifies too
+        with ProcessPoolExecutor(helpers, initializer=_init_worker, initargs=(bundle,)) as pool:
+            checked = _shared(pool, store, spans, bundle, queued=_QUEUED * helpers)
+            _collect(checked, size, tree, report)
     else:
         checked = (r for span in spans for r in _check_chunk(store.leaf_data(*span), bundle))
         _collect(checked, size, tree, report)
@@ -151,20 +154,37 @@ def _audit(
     return report
 
 
-def _in_pool(
-    pool: ProcessPoolExecutor, store: LedgerStore, spans: list[tuple[int, int]], *, ahead: int
+def _shared(
+    pool: ProcessPoolExecutor,
+    store: LedgerStore,
+    spans: list[tuple[int, int]],
+    bundle: TrustBundle,
+    *,
+    queued: int,
 ) -> Iterator[_Checked]:
-    """The checked entries in order, at most ``ahead`` chunks read and not yet taken back.
+    """The checked entries in order, verified by the workers and by this process.
 
-    Reading, verifying and collecting overlap, and a large ledger is never all in memory.
+    A chunk goes to the workers while fewer than ``queued`` wait there; otherwise this process
+    checks it itself. So every core verifies, none waits on another until the last chunks,
+    and only a few chunks are ever read ahead.
     """
-    window: deque[Future[list[_Checked]]] = deque()
+    window: deque[Future[list[_Checked]] | list[_Checked]] = deque()
+    waiting = 0
     for span in spans:
-        window.append(pool.submit(_check_chunk_in_worker, store.leaf_data(*span)))
-        if len(window) > ahead:
-            yield from window.popleft().result()
-    while window:
-        yield from window.popleft().result()
+        while window and (isinstance(window[0], list) or window[0].done()):
+            done = window.popleft()
+            if not isinstance(done, list):
+                waiting -= 1
+                done = done.result()
+            yield from done
+        rows = store.leaf_data(*span)
+        if waiting < queued:
+            window.append(pool.submit(_check_chunk_in_worker, rows))
+            waiting += 1
+        else:
+            window.append(_check_chunk(rows, bundle))
+    for rest in window:
+        yield from rest if isinstance(rest, list) else rest.result()
 
 
 class _Tree:

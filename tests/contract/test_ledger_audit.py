@@ -98,7 +98,7 @@ def test_deleted_row_is_reported_missing(sql_ledger_store: SqlLedgerStore) -> No
     assert any(p.kind == "entry-missing" and p.index == 4 for p in report.problems)
 
 
-def test_workers_reading_ahead_report_what_one_process_reports(
+def test_chunks_shared_with_a_worker_report_what_one_process_reports(
     sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import custody.audit  # noqa: PLC0415
@@ -110,8 +110,8 @@ def test_workers_reading_ahead_report_what_one_process_reports(
     _sql(sql_ledger_store, "UPDATE ledger_entry SET entry = :e WHERE idx = 9",
          e=entry.entry[:-1] + bytes([entry.entry[-1] ^ 1]))  # fmt: skip
     alone = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=1)
-    monkeypatch.setattr(custody.audit, "_CHUNK", 2)  # six chunks,
-    monkeypatch.setattr(custody.audit, "_AHEAD", 1)  # at most two read ahead
+    monkeypatch.setattr(custody.audit, "_CHUNK", 2)  # six chunks: one waits for the worker,
+    monkeypatch.setattr(custody.audit, "_QUEUED", 1)  # this process checks those it can't take
     pooled = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=2)
     assert pooled == alone
     assert {(p.index, p.kind) for p in pooled.problems} >= {(4, "entry-missing"),
