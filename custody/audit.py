@@ -120,10 +120,10 @@ def audit(
 ) -> AuditReport:
     """Check everything; ``workers`` processes verify signatures (default: every core).
 
-    This process reads the entries in small chunks and hands each to a worker, a bounded
-    number ahead, so reading overlaps with checking; it keeps only the chains' heads and the
-    roots the checkpoints name. (Workers reading their own chunks was tried: it moved the
-    reading, not the total.)
+    This process is one of them: it reads the entries in small chunks, hands each to one of
+    ``workers - 1`` worker processes while few wait there and checks it itself otherwise,
+    and keeps only the chains' heads and the roots the checkpoints name. (Workers reading
+    their own chunks was tried: it moved the reading, not the total.)
     """
     with cycle_collection_paused():  # many objects, no cycles (see custody/_collector.py)
         return _audit(store, log_key, bundle, workers)
