@@ -527,6 +527,7 @@ def main() -> None:
         print(f"built in {meta['build_s']:.0f} s")
     meta = json.loads(path.with_suffix(".json").read_text())
     url = f"sqlite:///{path}"
+    upgrade(url)  # a cache built by an earlier version gets the migrations added since
     if args.database_url:
         copy_into(url, args.database_url)
         url = args.database_url

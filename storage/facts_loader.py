@@ -38,6 +38,7 @@ from storage.manifest_store import SqlManifestStore
 from storage.registry_store import SqlRegistryStore
 from storage.tables import (
     ContainerRow,
+    DeviceRow,
     LedgerContainerRow,
     LedgerEntryRow,
     LedgerStateRow,
@@ -62,6 +63,7 @@ _ENTRY = metadata.tables[LedgerEntryRow.__tablename__]
 _CONTAINER = metadata.tables[LedgerContainerRow.__tablename__]
 _STATE = metadata.tables[LedgerStateRow.__tablename__]
 _REGISTERED = metadata.tables[ContainerRow.__tablename__]
+_DEVICE = metadata.tables[DeviceRow.__tablename__]
 
 
 def _named(record: Record) -> tuple[str, ...]:
@@ -212,10 +214,10 @@ def load_party_facts(
     """What a party's mass balance reads: its containers' histories, not the whole ledger.
 
     Its containers are those it generated (the container table's generator index) and those
-    its devices scanned: a device's key is named ``OWNER/device/N`` and the ledger keeps the
-    device of every entry, so the party's own entries are one range of the (device, counter)
-    index. The containers named beside them in the same events come too, whole, so a weighed
-    event's mass is shared out as over the whole ledger. ``since`` as in :func:`load_facts`.
+    its devices scanned (its enrolled devices, then their entries through the ledger's
+    (device, counter) index). The containers named beside them in the same events come too,
+    whole, so a weighed event's mass is shared out as over the whole ledger. ``since`` as in
+    :func:`load_facts`.
     Manifests are left out: the balance does not read them, and reading them all cost more
     than the rest for a generator of 200 containers.
     """
@@ -235,12 +237,17 @@ def load_party_facts(
 
 
 def _entries_by_devices_of(engine: Engine, party: str) -> list[StoredEntry]:
-    """The committed entries made by the party's devices (keys named ``OWNER/device/N``)."""
+    """The committed entries made by the party's enrolled devices.
+
+    Ingest refuses events from a device that is not enrolled or belongs to another party, so
+    the device table names every device that made an entry; each of its devices' entries is
+    then one range of the ledger's (device, counter) index.
+    """
     entry = _ENTRY.c
     size = select(_STATE.c.size).where(_STATE.c.id == 1).scalar_subquery()
-    # "0" is the character after "/": the range is every device name starting "OWNER/".
+    devices = select(_DEVICE.c.name).where(_DEVICE.c.owner == party)
     query = select(entry.idx, entry.event_id, entry.event_hash, entry.entry, entry.leaf_hash).where(
-        entry.device >= f"{party}/", entry.device < f"{party}0", entry.idx < size
+        entry.device.in_(devices), entry.idx < size
     )
     try:
         with engine.connect() as conn:
