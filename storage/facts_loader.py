@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator
     from datetime import datetime
 
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     from custody.history import ContainerHistory, Record
     from custody.parties import OperatingLicence, TransportPermit
@@ -105,31 +105,40 @@ def _all_records(engine: Engine, workers: int) -> list[Record]:
         return [record for chunk in pool.map(_decode_range, spans) for record in chunk]
 
 
+_SIZE = select(_STATE.c.size).where(_STATE.c.id == 1).scalar_subquery()  # committed entries
+_COLUMNS = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c.entry,
+            _ENTRY.c.leaf_hash)  # fmt: skip
+
+
+@contextmanager
+def _reading(engine: Engine) -> Iterator[Connection]:
+    """A connection; a database failure becomes a ``StorageError`` a caller can report."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StorageError(f"reading the ledger failed: {exc.__class__.__name__}",
+                           zh="读取账本失败") from exc  # fmt: skip
+
+
 def _entries_naming(engine: Engine, containers: list[str]) -> list[StoredEntry]:
     """Entries naming any of the containers, through the ``ledger_container`` index.
 
     Only entries inside the log's committed size, read in the same statement: one query and
     one connection per chunk of containers, whatever is being appended meanwhile.
     """
-    size = select(_STATE.c.size).where(_STATE.c.id == 1).scalar_subquery()
-    columns = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c.entry,
-               _ENTRY.c.leaf_hash)  # fmt: skip
     seen: set[int] = set()
     found: list[StoredEntry] = []
-    try:
-        with engine.connect() as conn:
-            for start in range(0, len(containers), IN_CHUNK):
-                chunk = containers[start : start + IN_CHUNK]
-                indices = select(_CONTAINER.c.idx).where(_CONTAINER.c.container.in_(chunk))
-                query = select(*columns).where(_ENTRY.c.idx.in_(indices), _ENTRY.c.idx < size)
-                for idx, event_id, event_hash, entry, leaf in conn.execute(query):
-                    if idx not in seen:  # an entry may name containers of two chunks
-                        seen.add(idx)
-                        found.append(StoredEntry(idx, event_id, bytes(event_hash),
-                                                 bytes(entry), bytes(leaf)))  # fmt: skip
-    except SQLAlchemyError as exc:
-        raise StorageError(f"reading the ledger failed: {exc.__class__.__name__}",
-                           zh="读取账本失败") from exc  # fmt: skip
+    with _reading(engine) as conn:
+        for start in range(0, len(containers), IN_CHUNK):
+            chunk = containers[start : start + IN_CHUNK]
+            indices = select(_CONTAINER.c.idx).where(_CONTAINER.c.container.in_(chunk))
+            query = select(*_COLUMNS).where(_ENTRY.c.idx.in_(indices), _ENTRY.c.idx < _SIZE)
+            for idx, event_id, event_hash, entry, leaf in conn.execute(query):
+                if idx not in seen:  # an entry may name containers of two chunks
+                    seen.add(idx)
+                    found.append(StoredEntry(idx, event_id, bytes(event_hash),
+                                             bytes(entry), bytes(leaf)))  # fmt: skip
     found.sort(key=lambda e: e.index)
     return found
 
@@ -243,24 +252,16 @@ def _entries_by_devices_of(engine: Engine, party: str) -> list[StoredEntry]:
     the device table names every device that made an entry; each of its devices' entries is
     then one range of the ledger's (device, counter) index.
     """
-    entry = _ENTRY.c
-    size = select(_STATE.c.size).where(_STATE.c.id == 1).scalar_subquery()
     devices = select(_DEVICE.c.name).where(_DEVICE.c.owner == party)
-    query = select(entry.idx, entry.event_id, entry.event_hash, entry.entry, entry.leaf_hash).where(
-        entry.device.in_(devices), entry.idx < size
-    )
-    try:
-        with engine.connect() as conn:
-            return [StoredEntry(idx, event_id, bytes(event_hash), bytes(data), bytes(leaf))
-                    for idx, event_id, event_hash, data, leaf in conn.execute(query)]  # fmt: skip
-    except SQLAlchemyError as exc:
-        raise StorageError(f"reading the ledger failed: {exc.__class__.__name__}",
-                           zh="读取账本失败") from exc  # fmt: skip
+    query = select(*_COLUMNS).where(_ENTRY.c.device.in_(devices), _ENTRY.c.idx < _SIZE)
+    with _reading(engine) as conn:
+        return [StoredEntry(idx, event_id, bytes(event_hash), bytes(data), bytes(leaf))
+                for idx, event_id, event_hash, data, leaf in conn.execute(query)]  # fmt: skip
 
 
 def _generated_by(engine: Engine, party: str) -> set[str]:
     made = _REGISTERED.c
-    with engine.connect() as conn:
+    with _reading(engine) as conn:
         return set(conn.execute(select(made.digital_id).where(made.generator == party)).scalars())
 
 
