@@ -195,6 +195,12 @@ def verify_bundle(
             raise _fail("event", f"entry {item.index}: {exc.message}",
                         f"第 {item.index} 条：{exc.zh}", index=item.index) from exc  # fmt: skip
         event = signed.event
+        if bundle.container not in event.containers and event.parent == bundle.container:
+            # The consolidation that made the container: its history starts there, and its own
+            # chain with the next event (which claims no predecessor for it).
+            events.append(event)
+            received.append(when)
+            continue
         if bundle.container not in event.containers:
             raise _fail("container", f"entry {item.index} does not name {bundle.container}",
                         f"第 {item.index} 条与该容器无关", index=item.index)  # fmt: skip

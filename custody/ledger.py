@@ -213,7 +213,7 @@ class Ledger:
             leaf = _merkle.leaf_hash(entry)
             nodes += _merkle.new_subtrees(size, leaf, peaks)
             new.append(NewEntry(size, event.event_id, digest, entry, leaf, event.containers,
-                                when, event.device, event.counter))  # fmt: skip
+                                when, event.device, event.counter, event.parent))  # fmt: skip
             stored = StoredEntry(size, event.event_id, digest, entry, leaf)
             earlier[event.event_id] = stored
             placed.append((stored, False))

@@ -252,6 +252,7 @@ class NewEntry:
     received_at: datetime
     device: str
     counter: int
+    parent: str | None = None  # a consolidation's new container: its history starts here
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +355,7 @@ class LedgerStore(Protocol):
         ...
 
     def container_entries(self, container: str) -> list[StoredEntry]:
-        """Every entry naming ``container``, in log order."""
+        """Every entry naming ``container``, in log order (a consolidation making it too)."""
         ...
 
     def checkpoints(self) -> list[tuple[int, bytes, bytes]]:

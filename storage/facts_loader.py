@@ -33,7 +33,7 @@ from custody.history import histories, record_of
 from custody.ports import StoredEntry
 from storage.container_store import IN_CHUNK, SqlContainerStore
 from storage.engine import make_engine
-from storage.ledger_store import SqlLedgerStore
+from storage.ledger_store import SqlLedgerStore, naming
 from storage.manifest_store import SqlManifestStore
 from storage.registry_store import SqlRegistryStore
 from storage.tables import (
@@ -132,8 +132,7 @@ def _entries_naming(engine: Engine, containers: list[str]) -> list[StoredEntry]:
     with _reading(engine) as conn:
         for start in range(0, len(containers), IN_CHUNK):
             chunk = containers[start : start + IN_CHUNK]
-            indices = select(_CONTAINER.c.idx).where(_CONTAINER.c.container.in_(chunk))
-            query = select(*_COLUMNS).where(_ENTRY.c.idx.in_(indices), _ENTRY.c.idx < _SIZE)
+            query = select(*_COLUMNS).where(_ENTRY.c.idx.in_(naming(chunk)), _ENTRY.c.idx < _SIZE)
             for idx, event_id, event_hash, entry, leaf in conn.execute(query):
                 if idx not in seen:  # an entry may name containers of two chunks
                     seen.add(idx)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from custody import _merkle
@@ -27,22 +27,25 @@ from storage.tables import (
     LedgerEntryRow,
     LedgerFlagRow,
     LedgerNodeRow,
+    LedgerParentRow,
     LedgerStateRow,
     metadata,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from datetime import datetime
 
+    from sqlalchemy import CompoundSelect
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlLedgerStore"]
+__all__ = ["SqlLedgerStore", "naming"]
 
 # Core tables rather than ORM objects: appends insert in bulk with executemany.
 _ENTRY = metadata.tables[LedgerEntryRow.__tablename__]
 _CONTAINER = metadata.tables[LedgerContainerRow.__tablename__]
 _NODE = metadata.tables[LedgerNodeRow.__tablename__]
+_PARENT = metadata.tables[LedgerParentRow.__tablename__]
 _STATE = metadata.tables[LedgerStateRow.__tablename__]
 _CHECKPOINT = metadata.tables[LedgerCheckpointRow.__tablename__]
 _FLAG = metadata.tables[LedgerFlagRow.__tablename__]
@@ -70,6 +73,18 @@ def _peaks(blob: bytes) -> list[bytes]:
 def _stored(row: Any) -> StoredEntry:  # noqa: ANN401  # a SQLAlchemy Row
     return StoredEntry(row.idx, row.event_id, bytes(row.event_hash), bytes(row.entry),
                        bytes(row.leaf_hash))  # fmt: skip
+
+
+def naming(containers: Sequence[str]) -> CompoundSelect[tuple[int]]:
+    """The indices of the entries in these containers' histories.
+
+    Those naming them, and the consolidations that made them (a consolidation names its new
+    container as parent, not among the containers whose chains it extends).
+    """
+    return union(
+        select(_CONTAINER.c.idx).where(_CONTAINER.c.container.in_(containers)),
+        select(_PARENT.c.idx).where(_PARENT.c.container.in_(containers)),
+    )
 
 
 class SqlLedgerStore:
@@ -177,8 +192,7 @@ class SqlLedgerStore:
     def container_entries(self, container: str) -> list[StoredEntry]:
         query = (
             select(*_ENTRY_COLUMNS)
-            .join(_CONTAINER, _CONTAINER.c.idx == _ENTRY.c.idx)
-            .where(_CONTAINER.c.container == container)
+            .where(_ENTRY.c.idx.in_(naming([container])))
             .order_by(_ENTRY.c.idx)
         )
         return [_stored(row) for row in self._read(query)]
@@ -292,6 +306,8 @@ class _SqlWriter:
             {"container": c, "idx": e.index, "event_hash": e.event_hash}
             for e in entries for c in e.containers
         ])  # fmt: skip
+        if made := [{"container": e.parent, "idx": e.index} for e in entries if e.parent]:
+            conn.execute(insert(_PARENT), made)
         inner = [(lo, hi, h) for lo, hi, h in nodes if hi - lo >= _STORED_WIDTH]
         if inner:
             conn.execute(insert(_NODE), [

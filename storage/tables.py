@@ -39,6 +39,7 @@ __all__ = [
     "LedgerEntryRow",
     "LedgerFlagRow",
     "LedgerNodeRow",
+    "LedgerParentRow",
     "LedgerStateRow",
     "LicenceRow",
     "ManifestRow",
@@ -233,6 +234,15 @@ class LedgerContainerRow(SQLModel, table=True):
     container: str = Field(primary_key=True, max_length=37)
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     event_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LedgerParentRow(SQLModel, table=True):
+    """Which entries made a consolidation's new container (its history starts there)."""
+
+    __tablename__ = "ledger_parent"
+
+    container: str = Field(primary_key=True, max_length=37)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 
 class LedgerNodeRow(SQLModel, table=True):

@@ -114,14 +114,13 @@ def container_head(
     event, before the container's history is theirs to read.
     """
     code = parse_digital_id(digital_id).text
-    last = None
-    for entry in ledger.store.container_entries(code):
-        last = entry
-    if last is None:
-        return HeadPublic(container=code, index=None, event_hash=None)
-    _, message = read_entry(last.entry)
-    _, signed = read_event(message)
-    return HeadPublic(container=code, index=last.index, event_hash=signed.event_hash.hex())
+    for entry in reversed(ledger.store.container_entries(code)):
+        _, message = read_entry(entry.entry)
+        _, signed = read_event(message)
+        if code in signed.event.containers:  # the consolidation that made it starts no chain
+            return HeadPublic(container=code, index=entry.index,
+                              event_hash=signed.event_hash.hex())  # fmt: skip
+    return HeadPublic(container=code, index=None, event_hash=None)
 
 
 @router.get("/containers/{digital_id}/history", responses=_PROBLEMS)

@@ -122,6 +122,27 @@ def test_history_and_evidence_of_a_container(ledger_client: TestClient) -> None:
     assert open_note  # imported for the checkpoint parse above
 
 
+def test_the_head_a_scanner_links_its_next_scan_to(ledger_client: TestClient) -> None:
+    gen = Scanner(GENERATOR_CODE)
+
+    def head(container: str) -> dict[str, object]:
+        answer: dict[str, object] = ledger_client.get(f"/containers/{container}/head").json()
+        return answer
+
+    assert head(drum(1)) == {"container": drum(1), "index": None, "event_hash": None}
+    _post(ledger_client, gen.scan(Step.COMMISSIONING, drum(1)),
+          gen.scan(Step.COMMISSIONING, drum(2)))  # fmt: skip
+    made = gen.scan(Step.CONSOLIDATING, drum(1), drum(2), parent=drum(3), minutes=5)
+    _post(ledger_client, made)
+    assert head(drum(1)) == {"container": drum(1), "index": 2, "event_hash": made.event_hash.hex()}
+    assert head(drum(3))["index"] is None  # made by the consolidation: no chain of its own yet
+    first = gen.scan(Step.PACKING, drum(3), minutes=6)
+    _post(ledger_client, first)
+    assert head(drum(3))["event_hash"] == first.event_hash.hex()
+    history = ledger_client.get(f"/containers/{drum(3)}/history").json()
+    assert [h["step"] for h in history] == ["consolidating", "packing"]
+
+
 def test_epcis_of_a_container(ledger_client: TestClient) -> None:
     gen = Scanner(GENERATOR_CODE)
     _post(ledger_client, gen.scan(Step.COMMISSIONING, drum(1)), gen.scan(Step.PACKING, drum(1)))

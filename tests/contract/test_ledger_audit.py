@@ -208,6 +208,27 @@ def test_bundle_verifies_offline_from_its_json(sql_ledger_store: SqlLedgerStore)
     assert report.size == 12
 
 
+def test_a_consolidated_containers_bundle_starts_with_the_consolidation(
+    sql_ledger_store: SqlLedgerStore,
+) -> None:
+    ledger = _history(sql_ledger_store)
+    plant = Scanner(DISPOSER_CODE)
+    plant.counter = 100  # past the history's own scans
+    drums = [drum(2), drum(3)]
+    plant.last.update({d: e.event_hash for d in drums
+                       for e in sql_ledger_store.container_entries(d)[-1:]})  # fmt: skip
+    merged = drum(8)
+    ledger.append([plant.scan(Step.CONSOLIDATING, *drums, parent=merged, minutes=1000)])
+    ledger.append([plant.scan(Step.DESTROYING, merged, minutes=1100)])
+    report = verify_bundle(
+        EvidenceBundle.from_json(_bundle(sql_ledger_store, ledger, merged).to_json()),
+        trust_root=ROOT.record.verifier_key,
+        log_key=LOG_KEY.record.verifier_key,
+    )
+    assert [e.step for e in report.events] == [Step.CONSOLIDATING, Step.DESTROYING]
+    assert report.indices == (12, 13)
+
+
 def _swap_bytes(b: EvidenceBundle) -> EvidenceBundle:
     first, second = b.entries[0], b.entries[1]
     swapped = (

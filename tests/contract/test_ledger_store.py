@@ -69,6 +69,19 @@ def test_checkpoints_are_consistent_with_each_other(ledger_store: LedgerStore) -
     )
 
 
+def test_a_consolidation_is_in_the_history_of_the_container_it_made(
+    ledger_store: LedgerStore,
+) -> None:
+    ledger = Ledger(ledger_store, LOG_KEY, ORIGIN)
+    gen = Scanner(GENERATOR_CODE)
+    ledger.append([gen.scan(Step.COMMISSIONING, drum(n)) for n in (1, 2)])
+    (made,) = ledger.append([gen.scan(Step.CONSOLIDATING, drum(1), drum(2), parent=drum(3),
+                                      minutes=10)])  # fmt: skip
+    ledger.append([gen.scan(Step.PACKING, drum(3), minutes=20)])
+    assert [e.index for e in ledger_store.container_entries(drum(3))] == [made.index, 3]
+    assert [e.index for e in ledger_store.container_entries(drum(1))] == [0, made.index]
+
+
 def test_leaf_data_is_each_entry_and_its_leaf_in_order(ledger_store: LedgerStore) -> None:
     ledger = Ledger(ledger_store, LOG_KEY, ORIGIN)
     gen = Scanner(GENERATOR_CODE)

@@ -20,6 +20,7 @@ class InMemoryLedgerStore:
         self._entries: list[StoredEntry] = []
         self._by_event: dict[str, StoredEntry] = {}
         self._by_container: dict[str, list[int]] = {}
+        self._by_parent: dict[str, list[int]] = {}  # consolidations, by their new container
         self._heads: dict[str, bytes] = {}
         self._nodes: dict[tuple[int, int], bytes] = {}
         self._checkpoints: list[tuple[int, bytes, bytes]] = []
@@ -62,7 +63,8 @@ class InMemoryLedgerStore:
         return {c: mine[c] for c in counters if c in mine}
 
     def container_entries(self, container: str) -> list[StoredEntry]:
-        return [self._entries[i] for i in self._by_container.get(container, [])]
+        named = {*self._by_container.get(container, []), *self._by_parent.get(container, [])}
+        return [self._entries[i] for i in sorted(named)]
 
     def checkpoints(self) -> list[tuple[int, bytes, bytes]]:
         return list(self._checkpoints)
@@ -128,6 +130,8 @@ class _Writer:
             s._by_device.setdefault(e.device, {})[e.counter] = stored
             for c in e.containers:
                 s._by_container.setdefault(c, []).append(e.index)
+            if e.parent is not None:
+                s._by_parent.setdefault(e.parent, []).append(e.index)
         s._nodes.update({(lo, hi): h for lo, hi, h in nodes})
         s._heads.update(heads)
         s._flags.extend(flags)

@@ -30,7 +30,7 @@ def test_a_checkpoint_from_before_0008_has_no_division_and_a_new_one_keeps_its_o
         ))  # fmt: skip
     engine.dispose()
 
-    assert upgrade(url) == "0008"
+    assert upgrade(url, "0008") == "0008"
     engine = make_engine(url)
     with Session(engine) as session:
         store = SqlRegistryStore(session)
