@@ -65,6 +65,7 @@ from custody.sightings import PlateRead
 from storage.alert_store import SqlAlertStore
 from storage.engine import make_engine
 from storage.facts_loader import load_facts
+from storage.ledger_store import naming
 from storage.migrate import upgrade
 from storage.sighting_store import SqlSightingStore
 from storage.tables import (
@@ -73,7 +74,6 @@ from storage.tables import (
     AlertRow,
     ContainerRow,
     GpsFixRow,
-    LedgerContainerRow,
     LedgerEntryRow,
     ManifestRow,
     ManifestVehicleRow,
@@ -101,7 +101,7 @@ _T = metadata.tables
 ALERT, PLACE, ALERT_CONTAINER = (_T[r.__tablename__] for r in (AlertRow, AlertPlaceRow,
                                                                AlertContainerRow))  # fmt: skip
 MANIFEST, LINK = _T[ManifestRow.__tablename__], _T[ManifestVehicleRow.__tablename__]
-ENTRY, NAMING = _T[LedgerEntryRow.__tablename__], _T[LedgerContainerRow.__tablename__]
+ENTRY = _T[LedgerEntryRow.__tablename__]
 READ, FIX = _T[PlateReadRow.__tablename__], _T[GpsFixRow.__tablename__]
 CONTAINER, PARTY = _T[ContainerRow.__tablename__], _T[PartyRow.__tablename__]
 
@@ -313,8 +313,8 @@ def _rows(conn: Connection, query: Any) -> int:  # noqa: ANN401  # SQLAlchemy st
 
 
 def _entries_naming(*containers: str) -> Any:  # noqa: ANN401  # a SQLAlchemy statement
-    naming = select(NAMING.c.idx).where(NAMING.c.container.in_(containers))
-    return select(ENTRY).where(ENTRY.c.idx.in_(naming))
+    """The containers' entries through both history indexes, as the service reads them."""
+    return select(ENTRY).where(ENTRY.c.idx.in_(naming(containers)))
 
 
 def bare_trips(conn: Connection, plate: str, body: dict[str, Any]) -> int:
