@@ -45,7 +45,10 @@ _ENTRY_SCHEMA = 1
 
 def make_entry(received_at: datetime, message: bytes) -> bytes:
     """The leaf data: schema, receive time in milliseconds, the signed event bytes."""
-    millis = to_millis(received_at)
+    return _entry(to_millis(received_at), message)
+
+
+def _entry(millis: int, message: bytes) -> bytes:
     return cbor2.dumps([_ENTRY_SCHEMA, millis, message], canonical=True)
 
 
@@ -151,7 +154,7 @@ class Ledger:
         """Append verified events in order; an event already in the log keeps its place."""
         when = received_at or datetime.now(UTC)
         made: dict[tuple[int, int], bytes] = {}
-        placed: list[tuple[StoredEntry, bool]] = []
+        placed: list[tuple[StoredEntry | NewEntry, bool]] = []
         # A batch makes tens of thousands of objects and no cycles: a collection fired by
         # them would walk the whole heap (about a fifth of a batch's time in bench_ledger).
         with cycle_collection_paused():
@@ -182,9 +185,11 @@ class Ledger:
         dict[str, bytes],
         list[ChainFlag],
         list[bytes],
-        list[tuple[StoredEntry, bool]],
+        list[tuple[StoredEntry | NewEntry, bool]],
     ]:
-        earlier = writer.existing([s.event.event_id for s in events])
+        earlier: dict[str, StoredEntry | NewEntry] = dict(
+            writer.existing([s.event.event_id for s in events])
+        )
         containers = sorted({c for s in events for c in s.event.containers})
         heads = writer.heads(containers)
         in_batch: dict[str, set[bytes]] = {}
@@ -193,7 +198,8 @@ class Ledger:
         nodes: list[tuple[int, int, bytes]] = []
         flags: list[ChainFlag] = []
         changed: dict[str, bytes] = {}
-        placed: list[tuple[StoredEntry, bool]] = []
+        placed: list[tuple[StoredEntry | NewEntry, bool]] = []
+        millis = to_millis(when)  # one receive time for the batch
         for signed in events:
             event, digest = signed.event, signed.event_hash
             prior = earlier.get(event.event_id)
@@ -209,14 +215,14 @@ class Ledger:
                     flags.append(ChainFlag(kind, container, size, claimed, head))
                 heads[container] = changed[container] = digest
                 in_batch.setdefault(container, set()).add(digest)
-            entry = make_entry(when, signed.message)
+            entry = _entry(millis, signed.message)
             leaf = _merkle.leaf_hash(entry)
             nodes += _merkle.new_subtrees(size, leaf, peaks)
-            new.append(NewEntry(size, event.event_id, digest, entry, leaf, event.containers,
-                                when, event.device, event.counter, event.parent))  # fmt: skip
-            stored = StoredEntry(size, event.event_id, digest, entry, leaf)
-            earlier[event.event_id] = stored
-            placed.append((stored, False))
+            made = NewEntry(size, event.event_id, digest, entry, leaf, event.containers, when,
+                            event.device, event.counter, event.parent)  # fmt: skip
+            new.append(made)
+            earlier[event.event_id] = made  # a replay later in the batch gets this place
+            placed.append((made, False))
             size += 1
         return new, nodes, changed, flags, peaks, placed
 
@@ -237,7 +243,7 @@ class Ledger:
 
     def _receipts(
         self,
-        placed: list[tuple[StoredEntry, bool]],
+        placed: Sequence[tuple[StoredEntry | NewEntry, bool]],
         state: LedgerState,
         made: dict[tuple[int, int], bytes],
         stamped: datetime | None = None,
