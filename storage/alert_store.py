@@ -25,7 +25,9 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, false, func, insert, or_, select, update
+from shapely.geometry import Point, Polygon
+from shapely.prepared import prep
+from sqlalchemy import and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -307,6 +309,32 @@ class SqlAlertStore:
         inside = select(p.alert_id).where(p.lat >= south, p.lat <= north, p.lon >= west,
                                           p.lon <= east)  # fmt: skip
         return self._listing([*_conditions(where), _ALERT.c.alert_id.in_(inside)], limit, after)
+
+    def list_in_area(
+        self,
+        ring: Sequence[tuple[float, float]],
+        where: AlertFilter,
+        *,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> list[Alert]:
+        """Like :meth:`list_near`, inside a polygon: ``ring`` is its (lon, lat) corners.
+
+        The places in the polygon's bounding box come through the place index; those inside
+        the polygon itself (edges included) are kept by shapely, and the listing is then that
+        of :meth:`list_near` over their alerts.
+        """
+        area = prep(Polygon(ring))
+        west, south, east, north = Polygon(ring).bounds
+        p = _PLACE.c
+        boxed = select(p.alert_id, p.lon, p.lat).where(p.lat >= south, p.lat <= north,
+                                                       p.lon >= west, p.lon <= east)  # fmt: skip
+        inside = sorted({row["alert_id"] for row in self._read(boxed)
+                         if area.covers(Point(row["lon"], row["lat"]))})  # fmt: skip
+        if not inside:
+            return []
+        kept = _ALERT.c.alert_id.in_(bindparam(None, inside, expanding=True))
+        return self._listing([*_conditions(where), kept], limit, after)
 
     def count_alerts(self, where: AlertFilter) -> int:
         """How many alerts match ``where``."""

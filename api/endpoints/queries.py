@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
+from shapely.geometry import Polygon
 from sqlmodel import Session
 
 from api.endpoints.deps import RegistryDep
@@ -63,6 +64,8 @@ MAX_TRIPS_PAGE = 100
 MAX_MONTHS = 36
 _CHINA = timezone(timedelta(hours=8))
 _BBOX = "最小经度,最小纬度,最大经度,最大纬度（WGS-84）· minLon,minLat,maxLon,maxLat"
+_POLYGON = "多边形顶点：经度,纬度;经度,纬度;…（WGS-84，至少三个）· lon,lat;lon,lat;… (3 or more)"
+_CORNERS = 3
 
 _NOT_FOUND = "未登记 · Not registered (problem details)"
 _INVALID = "标识、参数或游标无效 · Bad identifier, parameter or cursor (problem details)"
@@ -275,18 +278,44 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
+def _ring(text: str) -> list[tuple[float, float]]:
+    """``lon,lat;lon,lat;...``: at least three corners of a simple polygon, WGS-84 degrees."""
+    try:
+        ring = [(float(lon), float(lat)) for lon, lat in
+                (corner.split(",") for corner in text.split(";"))]  # fmt: skip
+    except ValueError:
+        ring = []
+    inside = all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in ring)
+    if len(ring) < _CORNERS or not inside or not Polygon(ring).is_valid:
+        raise RecordInvalid(
+            f"polygon {text[:80]!r} is not three or more lon,lat corners separated by ';' "
+            "outlining a simple area in WGS-84 degrees",
+            zh="多边形 polygon 无效：应为至少三个以分号分隔的“经度,纬度”顶点（WGS-84），且边不自交",
+            field="polygon",
+        )
+    return ring
+
+
 @router.get("/alerts/near", responses=_problems(422))
 def alerts_near(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per filter
     request: Request,
     principal: ReaderDep,
     bbox: Annotated[
-        str,
+        str | None,
         Query(
             max_length=100,
             examples=["103.9,30.5,104.2,30.8"],
             description=_BBOX,
         ),
-    ],
+    ] = None,
+    polygon: Annotated[
+        str | None,
+        Query(
+            max_length=4000,
+            examples=["104.0,30.6;104.2,30.6;104.1,30.8"],
+            description=_POLYGON,
+        ),
+    ] = None,
     rule: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[AlertState | None, Query()] = None,
     min_severity: Annotated[Severity | None, Query()] = None,
@@ -295,7 +324,10 @@ def alerts_near(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per f
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64, description="上一页的 `next`.")] = None,
 ) -> AlertNearPage:
-    """区域内告警 · Alerts with a ledger event, or a point of their map, inside the box.
+    """区域内告警 · Alerts with a ledger event, or a point of their map, inside an area.
+
+    The area is a box (``bbox``) or a polygon drawn on the map (``polygon``, edges inside),
+    exactly one of them.
 
     A SQL filter on the places stored with each alert when it was raised (``alert_place``,
     indexed by latitude and longitude): the locations (the scanner's GPS) of the ledger
@@ -304,11 +336,16 @@ def alerts_near(  # noqa: PLR0913, PLR0917  # FastAPI passes one parameter per f
     then the latest window), keyset-paged. ``scanned`` counts the alerts matching the other
     filters (all of them are looked at); ``capped`` is always false (there is no cap any more).
     """
-    box = _bbox(bbox)
+    if (bbox is None) == (polygon is None):
+        raise RecordInvalid("give an area: bbox or polygon, not both", field="bbox",
+                            zh="请给出一个区域：bbox 或 polygon，二者选一")  # fmt: skip
     store = SqlAlertStore(_engine(request))
     where = AlertFilter(rule=rule, state=state, min_severity=min_severity, since=since,
                         until=until, reach=principal.reach)  # fmt: skip
-    found = store.list_near(box, where, limit=limit + 1, after=cursor)  # one more: a next?
+    if polygon is not None:  # one more than the page: is there a next?
+        found = store.list_in_area(_ring(polygon), where, limit=limit + 1, after=cursor)
+    else:
+        found = store.list_near(_bbox(bbox or ""), where, limit=limit + 1, after=cursor)
     page = found[:limit]
     more = len(found) > limit
     return AlertNearPage(items=[AlertPublic.of(a) for a in page],

@@ -341,6 +341,39 @@ def test_alerts_near_a_box_are_those_with_an_event_inside_it(client: TestClient)
     assert west_only["items"] == []
 
 
+def test_alerts_in_a_polygon_are_those_with_a_place_inside_it_not_just_its_box(
+    client: TestClient,
+) -> None:
+    gen = Scanner(GENERATOR_CODE)
+    river, bank = post(
+        client,
+        gen.scan(Step.COMMISSIONING, drum(1), location=(30.61, 104.01)),  # inside the triangle
+        gen.scan(Step.COMMISSIONING, drum(2), location=(30.79, 104.1)),  # its box, not in it
+    )
+    wanted = raise_alert(client, 1, entries=(river,))
+    raise_alert(client, 2, entries=(bank,))
+    triangle = "104.0,30.6;104.2,30.6;104.0,30.8"  # lon,lat corners
+    body = client.get("/alerts/near", params={"polygon": triangle}).json()
+    assert [a["id"] for a in body["items"]] == [wanted]
+    boxed = client.get("/alerts/near", params={"bbox": "104.0,30.6,104.2,30.8"}).json()
+    assert len(boxed["items"]) == 2
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"polygon": "104.0,30.6;104.2,30.6"},  # two corners
+        {"polygon": "104.0,30.6;104.2,30.8;104.2,30.6;104.0,30.8"},  # a bow tie
+        {"polygon": "104.0,30.6;x,30.6;104.0,30.8"},
+        {"polygon": "104.0,30.6;104.2,30.6;104.0,95"},
+        {"polygon": "104.0,30.6;104.2,30.6;104.0,30.8", "bbox": "103.9,30.5,104.2,30.8"},
+        {},
+    ],
+)
+def test_a_bad_or_missing_area_is_a_422_problem(client: TestClient, params: dict[str, str]) -> None:
+    problem(client.get("/alerts/near", params=params), 422, "record-invalid")
+
+
 @pytest.mark.parametrize("bbox", ["104.2,30.5,103.9,30.8", "1,2,3", "a,b,c,d", "0,-91,1,1"])
 def test_a_bad_bbox_is_a_422_problem(client: TestClient, bbox: str) -> None:
     body = problem(client.get("/alerts/near", params={"bbox": bbox}), 422, "record-invalid")

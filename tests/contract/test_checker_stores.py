@@ -733,3 +733,22 @@ def test_a_window_without_zone_is_refused(ledger: tuple[Engine, list[SignedEvent
     engine, _ = ledger
     with pytest.raises(RecordInvalid):
         load_facts(engine, as_of=T0, since=datetime(2026, 3, 5))  # noqa: DTZ001  # the point
+
+
+def test_alerts_in_a_polygon_are_filtered_and_paged_like_those_near_a_box(
+    alerts_store: SqlAlertStore, checker_engine: Engine
+) -> None:
+    inside, outside, _ = _located_events(checker_engine)
+    made = [alert(n, rule=("a", "b")[n % 2], entries=(inside,) if n % 3 else (outside,))
+            for n in range(12)]  # fmt: skip
+    alerts_store.add_alerts(made, T0)
+    west, south, east, north = BOX
+    square = [(west, south), (east, south), (east, north), (west, north)]
+    where = AlertFilter(rule="a")
+    first = alerts_store.list_in_area(square, where, limit=2)
+    rest = alerts_store.list_in_area(square, where, limit=100, after=first[-1].alert_id)
+    assert [a.alert_id for a in first + rest] == [
+        a.alert_id for a in alerts_store.list_near(BOX, where, limit=100)
+    ]
+    sliver = [(103.95, 30.55), (104.2, 30.55), (104.2, 30.65)]  # its box holds the place; it not
+    assert alerts_store.list_in_area(sliver, AlertFilter()) == []
