@@ -155,6 +155,18 @@ def _event_row(record: Record, names: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _own_or_page(
+    request: Request, principal: Principal, containers: Containers, digital_id: str
+) -> Container | HTMLResponse:
+    """The account's own container in the path, or the page saying why there is none."""
+    if principal.party is None:
+        return _needs_generator(request)
+    try:
+        return _own(containers, principal.party, digital_id)
+    except ContainerNotFound as exc:
+        return _error_page(request, 404, exc)
+
+
 def _own(containers: Containers, party: str, digital_id: str) -> Container:
     """The account's own container, else ``ContainerNotFound``.
 
@@ -450,12 +462,9 @@ def container_page(  # noqa: PLR0913, PLR0917  # FastAPI passes each dependency
     issuer: IssuerDep,
 ) -> HTMLResponse:
     """One container: its facts, its custody timeline, its newest label and how to print it."""
-    if principal.party is None:
-        return _needs_generator(request)
-    try:
-        container = _own(containers, principal.party, digital_id)
-    except ContainerNotFound as exc:
-        return _error_page(request, 404, exc)
+    container = _own_or_page(request, principal, containers, digital_id)
+    if isinstance(container, HTMLResponse):
+        return container
     return _container_page(request, session, issuer, container)
 
 
@@ -472,12 +481,9 @@ def mint_label(  # noqa: PLR0913, PLR0917  # FastAPI passes each dependency
 
     No usable key shows the container page with the reason (409).
     """
-    if principal.party is None:
-        return _needs_generator(request)
-    try:
-        container = _own(containers, principal.party, digital_id)
-    except ContainerNotFound as exc:
-        return _error_page(request, 404, exc)
+    container = _own_or_page(request, principal, containers, digital_id)
+    if isinstance(container, HTMLResponse):
+        return container
     if (refused := _spend(request, principal)) is not None:
         return refused
     try:
