@@ -324,8 +324,8 @@ class SqlAlertStore:
         the polygon itself (edges included) are kept by shapely, and the listing is then that
         of :meth:`list_near` over their alerts.
         """
-        area = prep(Polygon(ring))
-        west, south, east, north = Polygon(ring).bounds
+        shape = Polygon(ring)
+        area, (west, south, east, north) = prep(shape), shape.bounds
         p = _PLACE.c
         boxed = select(p.alert_id, p.lon, p.lat).where(p.lat >= south, p.lat <= north,
                                                        p.lon >= west, p.lon <= east)  # fmt: skip

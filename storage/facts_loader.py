@@ -232,16 +232,22 @@ def load_party_facts(
     _aware(as_of, "as_of")
     _aware(since, "since")
     with _no_cycle_collection():
-        scanned = [record_of(e) for e in _entries_by_devices_of(engine, party)]
-        own = _generated_by(engine, party) | {c for r in scanned for c in _named(r)}
-        records = load_records(engine, own)
-        beside = {c for r in records for c in _named(r)} - own
-        if beside:
-            seen = {r.index for r in records}
-            records += [r for r in load_records(engine, beside) if r.index not in seen]
-            records.sort(key=lambda r: r.index)
+        decoded = {e.index: record_of(e) for e in _entries_by_devices_of(engine, party)}
+        own = _generated_by(engine, party) | {c for r in decoded.values() for c in _named(r)}
+        _decode_naming(engine, own, decoded)
+        beside = {c for r in decoded.values() for c in _named(r)} - own
+        _decode_naming(engine, beside, decoded)
+        records = [decoded[i] for i in sorted(decoded)]
         return _snapshot(engine, records, own | beside, as_of, None, since, None,
                          manifests=False)  # fmt: skip
+
+
+def _decode_naming(engine: Engine, containers: set[str], decoded: dict[int, Record]) -> None:
+    """Add to ``decoded`` the entries naming these containers, each decoded once."""
+    if containers:
+        for entry in _entries_naming(engine, sorted(containers)):
+            if entry.index not in decoded:
+                decoded[entry.index] = record_of(entry)
 
 
 def _entries_by_devices_of(engine: Engine, party: str) -> list[StoredEntry]:
