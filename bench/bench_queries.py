@@ -34,7 +34,6 @@ PostgreSQL one is filled from the cached SQLite file first when it has no ledger
 from __future__ import annotations
 
 import argparse
-import gc
 import itertools
 import json
 import math
@@ -58,6 +57,7 @@ from sqlalchemy import func, insert, select, text
 
 from api.app import create_app
 from api.settings import Settings
+from custody._collector import cycle_collection_paused
 from custody.alerts import Alerts
 from custody.checker import check
 from custody.events import Step
@@ -223,13 +223,10 @@ def build(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     engine = make_engine(url)
     linked = _links(engine)
     print(f"  copied and migrated ({time.perf_counter() - began:.0f} s); {linked} plate links")
-    gc.disable()
-    try:
+    with cycle_collection_paused():
         reads, fixes = _observations(engine, args)
         print(f"  {reads:,} plate reads, {fixes:,} GPS fixes ({time.perf_counter() - began:.0f} s)")
         alerts = _alerts(engine)
-    finally:
-        gc.enable()
     print(f"  {sum(alerts.values()):,} alerts stored ({time.perf_counter() - began:.0f} s)")
     with engine.connect() as conn:
         conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
@@ -422,17 +419,6 @@ def served(url: str, data_dir: Path) -> Iterator[httpx2.Client]:
         server.join(10)
 
 
-@contextmanager
-def _no_collection() -> Iterator[None]:
-    """No cycle collection while the bare query runs: this process holds the parameters and
-    the answers, and a full collection over them would be charged to the floor."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def measure(url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Each query's requests, each followed by its bare SQL; milliseconds, and rows seen."""
     engine = make_engine(url)
@@ -452,7 +438,9 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
                 body = response.json()
                 if response.status_code != 200:
                     raise SystemExit(f"{path} {query}: {response.status_code} {response.text}")
-                with engine.connect() as conn, _no_collection():
+                # No cycle collection in the floor: a full one over this process's parameters
+                # and answers would be charged to the bare query.
+                with engine.connect() as conn, cycle_collection_paused():
                     start = time.perf_counter()
                     seen = bare(conn, value, body)
                     bare_took = (time.perf_counter() - start) * 1000
