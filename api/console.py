@@ -40,6 +40,7 @@ EXIT_CODES: dict[type[errors.CustodyError], int] = {
     errors.ConflictError: 5,
     errors.StorageError: 6,
     errors.ConfigurationError: 7,
+    errors.AuditInterrupted: 8,
     errors.EvidenceError: 10,
     errors.NotALabel: 11,
     errors.LabelMalformed: 12,

@@ -77,6 +77,7 @@ STATUS: Mapping[type[errors.CustodyError], int] = {
     errors.AlertTransitionInvalid: 409,
     errors.StorageError: 503,
     errors.ConfigurationError: 500,
+    errors.AuditInterrupted: 503,
 }
 
 

@@ -44,6 +44,7 @@ The tree, grouped by whose fault it is::
     │   ├── AlreadyRegistered         a record with that identity exists with other content
     │   └── AlertTransitionInvalid    an alert cannot move from its state to the one asked
     ├── StorageError                  the store failed; nothing was accepted
+    ├── AuditInterrupted              an audit could not finish (a verifying process died)
     └── ConfigurationError            the service is set up wrongly (e.g. wrong key-encryption key)
 
 Codes are stable: clients and the problem-details table in ``api/problems.py`` rely on them.
@@ -58,6 +59,7 @@ __all__ = [
     "AccessError",
     "AccountNotFound",
     "AlreadyRegistered",
+    "AuditInterrupted",
     "BundleInvalid",
     "ChainBroken",
     "CheckpointMalformed",
@@ -496,6 +498,14 @@ class StorageError(CustodyError):
     code = "storage-error"
     title = "Storage failure"
     title_zh = "存储故障"
+
+
+class AuditInterrupted(CustodyError):
+    """An audit stopped before it could conclude anything; running it again may succeed."""
+
+    code = "audit-interrupted"
+    title = "Audit interrupted"
+    title_zh = "审计中断"
 
 
 class ConfigurationError(CustodyError):

@@ -15,7 +15,7 @@ from custody.manifests import ManifestStore
 from custody.tracks import TrackStore
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterator
     from contextlib import AbstractContextManager
     from datetime import date, datetime
 
@@ -335,10 +335,12 @@ class LedgerStore(Protocol):
         """Entries ``start..stop-1`` in order."""
         ...
 
-    def leaf_data(self, start: int, stop: int) -> list[tuple[int, bytes, bytes]]:
-        """``(index, entry bytes, stored leaf hash)`` of entries ``start..stop-1``, in order.
+    def leaf_data(self, stop: int, chunk: int) -> Iterator[list[tuple[int, bytes, bytes]]]:
+        """``(index, entry bytes, stored leaf hash)`` of entries ``0..stop-1``, in order.
 
-        What the audit reads of every row, and nothing else: half the cost of :meth:`entries`.
+        Lists of the entries of ``chunk`` consecutive indexes each (fewer where rows are
+        missing). What the audit reads of every row and nothing else, over one connection:
+        a third of the cost of reading :meth:`entries` a range at a time.
         """
         ...
 

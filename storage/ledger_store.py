@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, union, update
+from sqlalchemy import bindparam, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from custody import _merkle
@@ -49,6 +49,11 @@ _PARENT = metadata.tables[LedgerParentRow.__tablename__]
 _STATE = metadata.tables[LedgerStateRow.__tablename__]
 _CHECKPOINT = metadata.tables[LedgerCheckpointRow.__tablename__]
 _FLAG = metadata.tables[LedgerFlagRow.__tablename__]
+_LEAF_DATA = (
+    select(_ENTRY.c.idx, _ENTRY.c.entry, _ENTRY.c.leaf_hash)
+    .where(_ENTRY.c.idx >= bindparam("lo"), _ENTRY.c.idx < bindparam("hi"))
+    .order_by(_ENTRY.c.idx)
+)
 _ENTRY_COLUMNS = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c.entry,
                   _ENTRY.c.leaf_hash)  # fmt: skip
 
@@ -158,12 +163,16 @@ class SqlLedgerStore:
         return [StoredEntry(idx, event_id, bytes(event_hash), bytes(entry), bytes(leaf))
                 for idx, event_id, event_hash, entry, leaf in self._read(query)]  # fmt: skip
 
-    def leaf_data(self, start: int, stop: int) -> list[tuple[int, bytes, bytes]]:
-        e = _ENTRY.c
-        query = (
-            select(e.idx, e.entry, e.leaf_hash).where(e.idx >= start, e.idx < stop).order_by(e.idx)
-        )
-        return [(idx, bytes(entry), bytes(leaf)) for idx, entry, leaf in self._read(query)]
+    def leaf_data(self, stop: int, chunk: int) -> Iterator[list[tuple[int, bytes, bytes]]]:
+        # One connection and one compiled statement for every chunk: a connection and a
+        # statement per chunk cost more than the rows they read.
+        try:
+            with self._engine.connect() as conn:
+                for start in range(0, stop, chunk):
+                    rows = conn.execute(_LEAF_DATA, {"lo": start, "hi": min(stop, start + chunk)})
+                    yield [(idx, bytes(entry), bytes(leaf)) for idx, entry, leaf in rows]
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reading the ledger failed: {exc}", zh="读取账本失败") from exc
 
     def by_event_ids(self, event_ids: list[str]) -> dict[str, StoredEntry]:
         if not event_ids:

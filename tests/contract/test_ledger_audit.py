@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
 
 from custody.audit import audit
-from custody.errors import BundleInvalid
+from custody.errors import AuditInterrupted, BundleInvalid
 from custody.events import Step
 from custody.evidence import EvidenceBundle, export_container, verify_bundle
 from custody.ledger import Ledger
@@ -98,8 +100,9 @@ def test_deleted_row_is_reported_missing(sql_ledger_store: SqlLedgerStore) -> No
     assert any(p.kind == "entry-missing" and p.index == 4 for p in report.problems)
 
 
-def test_chunks_shared_with_a_worker_report_what_one_process_reports(
-    sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("workers", [2, 3])
+def test_chunks_shared_with_helpers_report_what_one_process_reports(
+    sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     import custody.audit  # noqa: PLC0415
 
@@ -110,12 +113,35 @@ def test_chunks_shared_with_a_worker_report_what_one_process_reports(
     _sql(sql_ledger_store, "UPDATE ledger_entry SET entry = :e WHERE idx = 9",
          e=entry.entry[:-1] + bytes([entry.entry[-1] ^ 1]))  # fmt: skip
     alone = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=1)
-    monkeypatch.setattr(custody.audit, "_CHUNK", 2)  # six chunks: one waits for the worker,
+    monkeypatch.setattr(custody.audit, "_CHUNK", 2)  # six chunks: one waits for each helper,
     monkeypatch.setattr(custody.audit, "_QUEUED", 1)  # this process checks those it can't take
-    pooled = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=2)
+    pooled = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=workers)
     assert pooled == alone
     assert {(p.index, p.kind) for p in pooled.problems} >= {(4, "entry-missing"),
                                                             (9, "leaf-mismatch")}  # fmt: skip
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the helper must inherit the patch"
+)
+def test_a_helper_that_dies_interrupts_the_audit_instead_of_hanging_it(
+    sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custody.audit  # noqa: PLC0415
+
+    _history(sql_ledger_store)
+    auditor = os.getpid()
+    check = custody.audit._check_chunk
+
+    def dies_in_a_helper(rows: list[tuple[int, bytes, bytes]], bundle: TrustBundle) -> object:
+        if os.getpid() != auditor:
+            os._exit(9)  # as if the kernel killed it for memory
+        return check(rows, bundle)
+
+    monkeypatch.setattr(custody.audit, "_check_chunk", dies_in_a_helper)
+    monkeypatch.setattr(custody.audit, "_CHUNK", 2)
+    with pytest.raises(AuditInterrupted, match="exit code 9"):
+        audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=2)
 
 
 def test_an_append_during_the_audit_is_not_a_problem(sql_ledger_store: SqlLedgerStore) -> None:

@@ -82,15 +82,21 @@ def test_a_consolidation_is_in_the_history_of_the_container_it_made(
     assert [e.index for e in ledger_store.container_entries(drum(1))] == [0, made.index]
 
 
-def test_leaf_data_is_each_entry_and_its_leaf_in_order(ledger_store: LedgerStore) -> None:
+def test_leaf_data_is_each_entry_and_its_leaf_in_order_in_chunks(
+    ledger_store: LedgerStore,
+) -> None:
     ledger = Ledger(ledger_store, LOG_KEY, ORIGIN)
     gen = Scanner(GENERATOR_CODE)
     ledger.append([gen.scan(Step.COMMISSIONING, drum(n)) for n in range(1, 6)])
-    assert ledger_store.leaf_data(1, 4) == [
-        (e.index, e.entry, e.leaf_hash) for e in ledger_store.entries(1, 4)
-    ]
-    assert [i for i, _, _ in ledger_store.leaf_data(0, 9)] == [0, 1, 2, 3, 4]
-    assert all(_merkle.leaf_hash(entry) == leaf for _, entry, leaf in ledger_store.leaf_data(0, 5))
+    chunks = list(ledger_store.leaf_data(4, 3))
+    assert [[i for i, _, _ in rows] for rows in chunks] == [[0, 1, 2], [3]]
+    assert chunks[1] == [(e.index, e.entry, e.leaf_hash) for e in ledger_store.entries(3, 4)]
+    assert [i for rows in ledger_store.leaf_data(9, 2) for i, _, _ in rows] == [0, 1, 2, 3, 4]
+    assert all(
+        _merkle.leaf_hash(entry) == leaf
+        for rows in ledger_store.leaf_data(5, 5)
+        for _, entry, leaf in rows
+    )
 
 
 def test_replayed_event_gets_its_original_receipt_not_a_second_entry(

@@ -49,8 +49,10 @@ class InMemoryLedgerStore:
     def entries(self, start: int, stop: int) -> list[StoredEntry]:
         return self._entries[start:stop]
 
-    def leaf_data(self, start: int, stop: int) -> list[tuple[int, bytes, bytes]]:
-        return [(e.index, e.entry, e.leaf_hash) for e in self._entries[start:stop]]
+    def leaf_data(self, stop: int, chunk: int) -> Iterator[list[tuple[int, bytes, bytes]]]:
+        for start in range(0, stop, chunk):
+            rows = self._entries[start : min(stop, start + chunk)]
+            yield [(e.index, e.entry, e.leaf_hash) for e in rows]
 
     def by_event_ids(self, event_ids: list[str]) -> dict[str, StoredEntry]:
         return {e: self._by_event[e] for e in event_ids if e in self._by_event}
