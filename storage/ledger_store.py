@@ -71,6 +71,28 @@ def _level(lo: int, hi: int) -> tuple[int, int]:
     return level, lo >> level
 
 
+def _leaf_data_binary(
+    conn: Connection, stop: int, chunk: int
+) -> Iterator[list[tuple[int, bytes, bytes]]]:
+    """The audit's read on PostgreSQL, in the binary result format.
+
+    Entries come as they are stored instead of hex-encoded by the server and decoded here:
+    1.7 to 0.7 µs of this process's time per row.
+    """
+    cursor = conn.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
+    query = (
+        f"SELECT idx, entry, leaf_hash FROM {_ENTRY.name}"  # noqa: S608  # fixed names only
+        " WHERE idx >= %s AND idx < %s ORDER BY idx"
+    )
+    for start in range(0, stop, chunk):
+        try:
+            cursor.execute(query, (start, min(stop, start + chunk)))
+            rows = cursor.fetchall()
+        except conn.dialect.loaded_dbapi.Error as exc:  # the driver's own, not SQLAlchemy's
+            raise StorageError(f"reading the ledger failed: {exc}", zh="读取账本失败") from exc
+        yield rows
+
+
 def _peaks(blob: bytes) -> list[bytes]:
     return [blob[i : i + 32] for i in range(0, len(blob), 32)]
 
@@ -168,6 +190,9 @@ class SqlLedgerStore:
         # statement per chunk cost more than the rows they read.
         try:
             with self._engine.connect() as conn:
+                if self._postgres:
+                    yield from _leaf_data_binary(conn, stop, chunk)
+                    return
                 for start in range(0, stop, chunk):
                     rows = conn.execute(_LEAF_DATA, {"lo": start, "hi": min(stop, start + chunk)})
                     yield [(idx, bytes(entry), bytes(leaf)) for idx, entry, leaf in rows]
