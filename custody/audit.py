@@ -41,6 +41,9 @@ __all__ = ["AuditReport", "Problem", "audit"]
 #: Entries per chunk: small, so the last one runs alone only briefly (250 to 2,000 measured
 #: the same throughput: a task's fixed cost is small next to 250 signatures).
 _CHUNK = 250
+#: The last chunks are cut down toward this many entries, so no core is left checking a long
+#: chunk alone at the end.
+_SMALLEST = 25
 #: Chunks waiting per helper process: enough to keep it busy, few enough that it does not
 #: still have a backlog when this process has checked the last chunk.
 _QUEUED = 2
@@ -209,7 +212,8 @@ def _audit(
     processes = workers or os.cpu_count() or 1
     if processes > 1 and size > _CHUNK:
         with _helpers(processes - 1, bundle) as helpers:  # this process verifies too
-            checked = _shared(helpers, store.leaf_data(size, _CHUNK), bundle)
+            chunks = _tapered(store.leaf_data(size, _CHUNK), size, processes)
+            checked = _shared(helpers, chunks, bundle)
             _collect(checked, size, tree, report)
     else:
         checked = (r for rows in store.leaf_data(size, _CHUNK) for r in _check_chunk(rows, bundle))
@@ -243,6 +247,21 @@ def _shared(
         yield from rest if isinstance(rest, list) else rest.take()
 
 
+def _tapered(chunks: Iterable[_Rows], size: int, processes: int) -> Iterator[_Rows]:
+    """The chunks, cut smaller toward the end (guided self-scheduling).
+
+    A piece is at most a ``2 * processes``-th of the entries left, so the cores finish within
+    a small piece of each other: with whole chunks to the end, the last process still busy
+    worked alone for about a chunk and a half, 4 % of a 10,000-entry audit.
+    """
+    for rows in chunks:
+        start = 0
+        while start < len(rows):
+            piece = max(_SMALLEST, (size - rows[start][0]) // (2 * processes))
+            yield rows if start == 0 and piece >= len(rows) else rows[start : start + piece]
+            start += piece
+
+
 class _Tree:
     """The log rebuilt leaf by leaf, keeping its roots at the sizes the checkpoints name."""
 
@@ -264,8 +283,8 @@ _UNKNOWN_LEAF = b"\0" * 32  # stands in for a missing row: its leaf cannot be re
 
 def _collect(checked: Iterable[_Checked], size: int, tree: _Tree, report: AuditReport) -> None:
     """Take the checked entries in index order: note gaps, bad leaves, bad signatures, forks."""
-    latest: dict[str, bytes] = {}
-    seen: dict[str, set[bytes]] = {}
+    latest: dict[str, bytes] = {}  # each container's newest event
+    named: dict[bytes, tuple[str, ...]] = {}  # every event so far, and the containers it names
     for position, leaf, leaf_ok, error, digest, containers, prev in checked:
         while tree.size < position:
             report.problems.append(Problem(tree.size, "entry-missing", "no entry stored"))
@@ -280,16 +299,15 @@ def _collect(checked: Iterable[_Checked], size: int, tree: _Tree, report: AuditR
             report.problems.append(Problem(position, "event-signature", error))
             continue
         report.signatures += 1
+        named[digest] = containers
         for container, claimed in zip(containers, prev, strict=True):
-            heads = seen.setdefault(container, set())
             if claimed != latest.get(container, NO_PREVIOUS):
                 kind = (
                     "unlinked" if claimed == NO_PREVIOUS
-                    else "fork" if claimed in heads
+                    else "fork" if container in named.get(claimed, ())
                     else "unknown-predecessor"
                 )  # fmt: skip
                 report.forks.append(Problem(position, kind, container))
-            heads.add(digest)
             latest[container] = digest
     while tree.size < size:
         report.problems.append(Problem(tree.size, "entry-missing", "no entry stored"))

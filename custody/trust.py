@@ -43,15 +43,16 @@ class TrustBundle:
     version: int
     issued_at: datetime
     keys: tuple[PublicKeyRecord, ...]
-    _by_kid: dict[bytes, list[PublicKeyRecord]] = field(
+    #: Key ids are short, so more than one key may share one: every key of an id and role.
+    _candidates: dict[tuple[bytes, KeyRole], list[PublicKeyRecord]] = field(
         init=False, repr=False, compare=False, hash=False
     )
 
     def __post_init__(self) -> None:
-        index: dict[bytes, list[PublicKeyRecord]] = {}
+        index: dict[tuple[bytes, KeyRole], list[PublicKeyRecord]] = {}
         for record in self.keys:
-            index.setdefault(record.kid, []).append(record)
-        object.__setattr__(self, "_by_kid", index)
+            index.setdefault((record.kid, record.role), []).append(record)
+        object.__setattr__(self, "_candidates", index)
 
     @classmethod
     def issue(
@@ -125,10 +126,6 @@ class TrustBundle:
 
     # -- use -------------------------------------------------------------------------------
 
-    def candidates(self, kid: bytes) -> list[PublicKeyRecord]:
-        """Every key with this key id (ids are short: more than one may match)."""
-        return list(self._by_kid.get(kid, ()))
-
     def by_name(self, name: str) -> PublicKeyRecord | None:
         """The key with this name, if the bundle has it."""
         return next((k for k in self.keys if k.name == name), None)
@@ -145,7 +142,7 @@ class TrustBundle:
         Every key with the message's key id and the expected role is tried. The signature is
         checked first, so a forgery is reported as such even under a revoked key id.
         """
-        candidates = [k for k in self.candidates(message.kid) if k.role is role]
+        candidates = self._candidates.get((message.kid, role))
         if not candidates:
             raise KeyUnknown(
                 f"no {role.value} key with id {message.kid.hex()} is in trust bundle "

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, insert, select, union, update
+from sqlalchemy import func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from custody import _merkle
@@ -49,11 +49,6 @@ _PARENT = metadata.tables[LedgerParentRow.__tablename__]
 _STATE = metadata.tables[LedgerStateRow.__tablename__]
 _CHECKPOINT = metadata.tables[LedgerCheckpointRow.__tablename__]
 _FLAG = metadata.tables[LedgerFlagRow.__tablename__]
-_LEAF_DATA = (
-    select(_ENTRY.c.idx, _ENTRY.c.entry, _ENTRY.c.leaf_hash)
-    .where(_ENTRY.c.idx >= bindparam("lo"), _ENTRY.c.idx < bindparam("hi"))
-    .order_by(_ENTRY.c.idx)
-)
 _ENTRY_COLUMNS = (_ENTRY.c.idx, _ENTRY.c.event_id, _ENTRY.c.event_hash, _ENTRY.c.entry,
                   _ENTRY.c.leaf_hash)  # fmt: skip
 
@@ -71,26 +66,31 @@ def _level(lo: int, hi: int) -> tuple[int, int]:
     return level, lo >> level
 
 
-def _leaf_data_binary(
+def _read_leaf_data(
     conn: Connection, stop: int, chunk: int
 ) -> Iterator[list[tuple[int, bytes, bytes]]]:
-    """The audit's read on PostgreSQL, in the binary result format.
+    """The audit's read, on the driver's own cursor and one statement for every chunk.
 
-    Entries come as they are stored instead of hex-encoded by the server and decoded here:
-    1.7 to 0.7 µs of this process's time per row.
+    SQLAlchemy's rows cost twice the read itself (1.2 against 0.6 µs a row on SQLite), and
+    PostgreSQL's binary result format sends every entry as stored instead of hex-encoding it
+    on the server and decoding it here (1.7 against 0.7 µs a row).
     """
-    cursor = conn.connection.driver_connection.cursor(binary=True)  # type: ignore[union-attr]
+    driver: Any = conn.connection.driver_connection
+    postgres = conn.dialect.name == "postgresql"
+    cursor = driver.cursor(binary=True) if postgres else driver.cursor()
+    mark = "%s" if postgres else "?"
     query = (
-        f"SELECT idx, entry, leaf_hash FROM {_ENTRY.name}"  # noqa: S608  # fixed names only
-        " WHERE idx >= %s AND idx < %s ORDER BY idx"
+        f"SELECT idx, entry, leaf_hash FROM {_ENTRY.name}"  # noqa: S608  # no outside input
+        f" WHERE idx >= {mark} AND idx < {mark} ORDER BY idx"
     )
-    for start in range(0, stop, chunk):
-        try:
+    try:
+        for start in range(0, stop, chunk):
             cursor.execute(query, (start, min(stop, start + chunk)))
-            rows = cursor.fetchall()
-        except conn.dialect.loaded_dbapi.Error as exc:  # the driver's own, not SQLAlchemy's
-            raise StorageError(f"reading the ledger failed: {exc}", zh="读取账本失败") from exc
-        yield rows
+            yield cursor.fetchall()
+    except conn.dialect.loaded_dbapi.Error as exc:  # the driver's own, not SQLAlchemy's
+        raise StorageError(f"reading the ledger failed: {exc}", zh="读取账本失败") from exc
+    finally:
+        cursor.close()
 
 
 def _peaks(blob: bytes) -> list[bytes]:
@@ -186,16 +186,9 @@ class SqlLedgerStore:
                 for idx, event_id, event_hash, entry, leaf in self._read(query)]  # fmt: skip
 
     def leaf_data(self, stop: int, chunk: int) -> Iterator[list[tuple[int, bytes, bytes]]]:
-        # One connection and one compiled statement for every chunk: a connection and a
-        # statement per chunk cost more than the rows they read.
         try:
             with self._engine.connect() as conn:
-                if self._postgres:
-                    yield from _leaf_data_binary(conn, stop, chunk)
-                    return
-                for start in range(0, stop, chunk):
-                    rows = conn.execute(_LEAF_DATA, {"lo": start, "hi": min(stop, start + chunk)})
-                    yield [(idx, bytes(entry), bytes(leaf)) for idx, entry, leaf in rows]
+                yield from _read_leaf_data(conn, stop, chunk)
         except SQLAlchemyError as exc:
             raise StorageError(f"reading the ledger failed: {exc}", zh="读取账本失败") from exc
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from custody.audit import audit
-from custody.errors import AuditInterrupted, BundleInvalid
+from custody.errors import AuditInterrupted, BundleInvalid, StorageError
 from custody.events import Step
 from custody.evidence import EvidenceBundle, export_container, verify_bundle
 from custody.ledger import Ledger
@@ -100,6 +100,39 @@ def test_deleted_row_is_reported_missing(sql_ledger_store: SqlLedgerStore) -> No
     assert any(p.kind == "entry-missing" and p.index == 4 for p in report.problems)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_forks_are_named_as_the_ledger_flagged_them_when_appended(
+    sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    import custody.audit  # noqa: PLC0415
+
+    ledger = Ledger(sql_ledger_store, LOG_KEY, ORIGIN)
+    gen, truck = Scanner(GENERATOR_CODE), Scanner(TRANSPORTER_CODE)
+    plant = Scanner(DISPOSER_CODE)
+    ledger.append([gen.scan(Step.COMMISSIONING, drum(n)) for n in (1, 2, 3)])
+    truck.follow(gen)
+    plant.follow(gen)  # both claim the commissioning of drum 1: a fork
+    ledger.append([truck.scan(Step.LOADING, drum(1), drum(2), minutes=10)])
+    ledger.append([plant.scan(Step.RECEIVING, drum(1), minutes=11)])
+    ledger.append([plant.scan(Step.RECEIVING, drum(3), minutes=12, prev={drum(3): b"\7" * 32})])
+    offline = Scanner(DISPOSER_CODE)
+    offline.counter = 100  # the plant's second reader, past the first one's counters
+    ledger.append([offline.scan(Step.RECEIVING, drum(2), minutes=13)])  # never learned it
+    monkeypatch.setattr(custody.audit, "_CHUNK", 2)
+    report = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=workers)
+    assert report.ok, report.problems
+    flagged = {(f.index, f.kind, f.container) for f in sql_ledger_store.flags()}
+    assert (
+        {(p.index, p.kind, p.detail) for p in report.forks}
+        == flagged
+        == {
+            (4, "fork", drum(1)),
+            (5, "unknown-predecessor", drum(3)),
+            (6, "unlinked", drum(2)),
+        }
+    )
+
+
 @pytest.mark.parametrize("workers", [2, 3])
 def test_chunks_shared_with_helpers_report_what_one_process_reports(
     sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch, workers: int
@@ -142,6 +175,21 @@ def test_a_helper_that_dies_interrupts_the_audit_instead_of_hanging_it(
     monkeypatch.setattr(custody.audit, "_CHUNK", 2)
     with pytest.raises(AuditInterrupted, match="exit code 9"):
         audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=2)
+
+
+def test_a_ledger_that_cannot_be_read_is_a_storage_error_not_a_verdict(
+    sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custody.audit  # noqa: PLC0415
+
+    _history(sql_ledger_store)
+    monkeypatch.setattr(custody.audit, "_CHUNK", 2)  # helpers started, then stopped part way
+    _sql(sql_ledger_store, "ALTER TABLE ledger_entry RENAME COLUMN entry TO gone")
+    try:
+        with pytest.raises(StorageError, match="reading the ledger failed"):
+            audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=2)
+    finally:  # the PostgreSQL suite shares one schema between tests
+        _sql(sql_ledger_store, "ALTER TABLE ledger_entry RENAME COLUMN gone TO entry")
 
 
 def test_an_append_during_the_audit_is_not_a_problem(sql_ledger_store: SqlLedgerStore) -> None:
