@@ -689,7 +689,8 @@ def ledger_audit(
 ) -> None:
     """审计账本 · Recompute every hash and root, verify every signature, look for forks.
 
-    Exits 0 when nothing was tampered with, 24 otherwise (forks are reported, not failures).
+    Exits 0 when nothing was tampered with, 24 otherwise (forks are reported, not failures),
+    8 when a verifying process died before the audit could conclude.
     """
     with _ledger() as (ledger, keyring):
         bundle, _ = keyring.bundle()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -73,6 +75,29 @@ def test_audit_exits_24_on_tampering(ledger_db: str) -> None:
     result = runner.invoke(app, ["ledger", "audit", "--workers", "1"])
     assert result.exit_code == 24
     assert "first at index 0" in result.output or "first at index 1" in result.output
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the helper must inherit the patch"
+)
+@pytest.mark.usefixtures("ledger_db")
+def test_audit_exits_8_when_a_verifying_process_dies(monkeypatch: pytest.MonkeyPatch) -> None:
+    import custody.audit  # noqa: PLC0415
+
+    auditor, check = os.getpid(), custody.audit._check_chunk
+
+    def dies_in_a_helper(rows: list[tuple[int, bytes, bytes]], bundle: object) -> object:
+        if os.getpid() != auditor:
+            os._exit(9)
+        return check(rows, bundle)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(custody.audit, "_check_chunk", dies_in_a_helper)
+    monkeypatch.setattr(custody.audit, "_CHUNK", 1)
+    result = runner.invoke(app, ["ledger", "audit", "--workers", "2"])
+    assert result.exit_code == 8, result.output
+    assert "审计进程意外终止" in result.output
+    assert "audit-interrupted" in result.output
+    assert "Ledger intact" not in result.output
 
 
 @pytest.mark.usefixtures("ledger_db")
