@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -685,7 +686,10 @@ def ledger_status() -> None:
 
 @ledger_app.command("audit")
 def ledger_audit(
-    workers: Annotated[int, typer.Option(min=1, help="Processes verifying signatures.")] = 2,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes verifying signatures (default: one per core)."),
+    ] = None,
 ) -> None:
     """审计账本 · Recompute every hash and root, verify every signature, look for forks.
 
@@ -695,10 +699,12 @@ def ledger_audit(
     with _ledger() as (ledger, keyring):
         bundle, _ = keyring.bundle()
         started = time.perf_counter()
-        report = audit(ledger.store, ledger.verifier, bundle, workers=workers)
+        processes = workers or os.cpu_count() or 1
+        report = audit(ledger.store, ledger.verifier, bundle, workers=processes)
         seconds = time.perf_counter() - started
     rate = report.entries / seconds if seconds else 0.0
-    line("条目 Entries", f"{report.entries} ({rate:,.0f}/s, {workers} processes)")
+    verifiers = f"{processes} process" + ("es" if processes > 1 else "")
+    line("条目 Entries", f"{report.entries} ({rate:,.0f}/s, {verifiers})")
     line("检查点 Checkpoints", report.checkpoints)
     line("签名 Signatures", report.signatures)
     line("容器 Containers", report.containers)

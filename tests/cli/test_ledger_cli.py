@@ -65,6 +65,15 @@ def test_status_and_clean_audit() -> None:
     audited = runner.invoke(app, ["ledger", "audit", "--workers", "1"])
     assert audited.exit_code == 0, audited.output
     assert "账本完好 Ledger intact" in audited.output
+    assert "/s, 1 process)" in audited.output
+
+
+@pytest.mark.usefixtures("ledger_db")
+def test_audit_uses_every_core_unless_told() -> None:
+    audited = runner.invoke(app, ["ledger", "audit"])
+    assert audited.exit_code == 0, audited.output
+    cores = os.cpu_count() or 1
+    assert f"/s, {cores} process{'es' if cores > 1 else ''})" in audited.output
 
 
 def test_audit_exits_24_on_tampering(ledger_db: str) -> None:
