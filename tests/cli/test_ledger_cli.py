@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from api.cli import app
+from custody import audit as audit_module
 from custody.events import Step
 from custody.keyring import Keyring
 from custody.ledger import Ledger
@@ -87,7 +87,7 @@ def test_audit_exits_24_on_tampering(ledger_db: str) -> None:
 
 
 @pytest.mark.skipif(
-    multiprocessing.get_start_method() != "fork", reason="the helper must inherit the patch"
+    audit_module._START.get_start_method() != "fork", reason="the helper must inherit the patch"
 )
 @pytest.mark.usefixtures("ledger_db")
 def test_audit_exits_8_when_a_verifying_process_dies(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
 
+from custody import audit as audit_module
 from custody.audit import audit
 from custody.errors import AuditInterrupted, BundleInvalid, StorageError
 from custody.events import Step
@@ -155,7 +155,7 @@ def test_chunks_shared_with_helpers_report_what_one_process_reports(
 
 
 @pytest.mark.skipif(
-    multiprocessing.get_start_method() != "fork", reason="the helper must inherit the patch"
+    audit_module._START.get_start_method() != "fork", reason="the helper must inherit the patch"
 )
 def test_a_helper_that_dies_interrupts_the_audit_instead_of_hanging_it(
     sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch
