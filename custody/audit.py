@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditReport", "Problem", "audit"]
 
-#: Entries per chunk: small, so the last one runs alone only briefly (250 to 2,000 measured
-#: the same throughput: a task's fixed cost is small next to 250 signatures).
+#: Entries per chunk: 250 audited fastest of 125, 250, 500 and 1,000 (a chunk's fixed cost is
+#: small next to 250 signatures).
 _CHUNK = 250
 #: The last chunks are cut down toward this many entries, so no core is left checking a long
 #: chunk alone at the end.

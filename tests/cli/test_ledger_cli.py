@@ -91,17 +91,15 @@ def test_audit_exits_24_on_tampering(ledger_db: str) -> None:
 )
 @pytest.mark.usefixtures("ledger_db")
 def test_audit_exits_8_when_a_verifying_process_dies(monkeypatch: pytest.MonkeyPatch) -> None:
-    import custody.audit  # noqa: PLC0415
-
-    auditor, check = os.getpid(), custody.audit._check_chunk
+    auditor, check = os.getpid(), audit_module._check_chunk
 
     def dies_in_a_helper(rows: list[tuple[int, bytes, bytes]], bundle: object) -> object:
         if os.getpid() != auditor:
             os._exit(9)
         return check(rows, bundle)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(custody.audit, "_check_chunk", dies_in_a_helper)
-    monkeypatch.setattr(custody.audit, "_CHUNK", 1)
+    monkeypatch.setattr(audit_module, "_check_chunk", dies_in_a_helper)
+    monkeypatch.setattr(audit_module, "_CHUNK", 1)
     result = runner.invoke(app, ["ledger", "audit", "--workers", "2"])
     assert result.exit_code == 8, result.output
     assert "审计进程意外终止" in result.output

@@ -104,8 +104,6 @@ def test_deleted_row_is_reported_missing(sql_ledger_store: SqlLedgerStore) -> No
 def test_forks_are_named_as_the_ledger_flagged_them_when_appended(
     sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    import custody.audit  # noqa: PLC0415
-
     ledger = Ledger(sql_ledger_store, LOG_KEY, ORIGIN)
     gen, truck = Scanner(GENERATOR_CODE), Scanner(TRANSPORTER_CODE)
     plant = Scanner(DISPOSER_CODE)
@@ -118,7 +116,7 @@ def test_forks_are_named_as_the_ledger_flagged_them_when_appended(
     offline = Scanner(DISPOSER_CODE)
     offline.counter = 100  # the plant's second reader, past the first one's counters
     ledger.append([offline.scan(Step.RECEIVING, drum(2), minutes=13)])  # never learned it
-    monkeypatch.setattr(custody.audit, "_CHUNK", 2)
+    monkeypatch.setattr(audit_module, "_CHUNK", 2)
     report = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=workers)
     assert report.ok, report.problems
     flagged = {(f.index, f.kind, f.container) for f in sql_ledger_store.flags()}
@@ -137,8 +135,6 @@ def test_forks_are_named_as_the_ledger_flagged_them_when_appended(
 def test_chunks_shared_with_helpers_report_what_one_process_reports(
     sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    import custody.audit  # noqa: PLC0415
-
     _history(sql_ledger_store)
     _sql(sql_ledger_store, "DELETE FROM ledger_entry WHERE idx = 4")
     entry = sql_ledger_store.entry(9)
@@ -146,8 +142,8 @@ def test_chunks_shared_with_helpers_report_what_one_process_reports(
     _sql(sql_ledger_store, "UPDATE ledger_entry SET entry = :e WHERE idx = 9",
          e=entry.entry[:-1] + bytes([entry.entry[-1] ^ 1]))  # fmt: skip
     alone = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=1)
-    monkeypatch.setattr(custody.audit, "_CHUNK", 2)  # six chunks: one waits for each helper,
-    monkeypatch.setattr(custody.audit, "_QUEUED", 1)  # this process checks those it can't take
+    monkeypatch.setattr(audit_module, "_CHUNK", 2)  # six chunks: one waits for each helper,
+    monkeypatch.setattr(audit_module, "_QUEUED", 1)  # this process checks those it can't take
     pooled = audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=workers)
     assert pooled == alone
     assert {(p.index, p.kind) for p in pooled.problems} >= {(4, "entry-missing"),
@@ -160,19 +156,17 @@ def test_chunks_shared_with_helpers_report_what_one_process_reports(
 def test_a_helper_that_dies_interrupts_the_audit_instead_of_hanging_it(
     sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import custody.audit  # noqa: PLC0415
-
     _history(sql_ledger_store)
     auditor = os.getpid()
-    check = custody.audit._check_chunk
+    check = audit_module._check_chunk
 
     def dies_in_a_helper(rows: list[tuple[int, bytes, bytes]], bundle: TrustBundle) -> object:
         if os.getpid() != auditor:
             os._exit(9)  # as if the kernel killed it for memory
         return check(rows, bundle)
 
-    monkeypatch.setattr(custody.audit, "_check_chunk", dies_in_a_helper)
-    monkeypatch.setattr(custody.audit, "_CHUNK", 2)
+    monkeypatch.setattr(audit_module, "_check_chunk", dies_in_a_helper)
+    monkeypatch.setattr(audit_module, "_CHUNK", 2)
     with pytest.raises(AuditInterrupted, match="exit code 9"):
         audit(sql_ledger_store, LOG_KEY.record.verifier_key, TRUST, workers=2)
 
@@ -180,10 +174,8 @@ def test_a_helper_that_dies_interrupts_the_audit_instead_of_hanging_it(
 def test_a_ledger_that_cannot_be_read_is_a_storage_error_not_a_verdict(
     sql_ledger_store: SqlLedgerStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import custody.audit  # noqa: PLC0415
-
     _history(sql_ledger_store)
-    monkeypatch.setattr(custody.audit, "_CHUNK", 2)  # helpers started, then stopped part way
+    monkeypatch.setattr(audit_module, "_CHUNK", 2)  # helpers started, then stopped part way
     _sql(sql_ledger_store, "ALTER TABLE ledger_entry RENAME COLUMN entry TO gone")
     try:
         with pytest.raises(StorageError, match="reading the ledger failed"):
